@@ -1,0 +1,39 @@
+import { createPermission } from '@backstage/plugin-permission-common';
+
+/**
+ * Permission to start a run of an agent.
+ *
+ * @public
+ */
+export const agentExecutionCreatePermission = createPermission({
+  name: 'agent.execution.create',
+  attributes: { action: 'create' },
+  resourceType: 'catalog-entity',
+});
+
+/**
+ * Permission to read the runs of an agent.
+ *
+ * @public
+ */
+export const agentExecutionReadPermission = createPermission({
+  name: 'agent.execution.read',
+  attributes: { action: 'read' },
+});
+
+/**
+ * Permission to cancel a run.
+ *
+ * @public
+ */
+export const agentExecutionCancelPermission = createPermission({
+  name: 'agent.execution.cancel',
+  attributes: { action: 'update' },
+});
+
+/** Every permission of the agent platform. @public */
+export const agentPlatformPermissions = [
+  agentExecutionCreatePermission,
+  agentExecutionReadPermission,
+  agentExecutionCancelPermission,
+];

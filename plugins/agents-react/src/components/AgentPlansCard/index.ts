@@ -1,0 +1,1 @@
+export { AgentPlansCard } from './AgentPlansCard';

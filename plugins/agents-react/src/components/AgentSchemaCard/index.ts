@@ -1,0 +1,1 @@
+export { AgentSchemaCard } from './AgentSchemaCard';
