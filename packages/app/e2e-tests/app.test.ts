@@ -1,27 +1,34 @@
-/*
- * Copyright 2020 The Backstage Authors
- *
- * Licensed under the Apache License, Version 2.0 (the "License");
- * you may not use this file except in compliance with the License.
- * You may obtain a copy of the License at
- *
- *     http://www.apache.org/licenses/LICENSE-2.0
- *
- * Unless required by applicable law or agreed to in writing, software
- * distributed under the License is distributed on an "AS IS" BASIS,
- * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
- * See the License for the specific language governing permissions and
- * limitations under the License.
- */
+import { expect, test } from '@playwright/test';
 
-import { test, expect } from '@playwright/test';
-
-test('App should render the welcome page', async ({ page }) => {
+test('the catalog lists agents and an agent page shows its details', async ({
+  page,
+}) => {
   await page.goto('/');
+  const enter = page.getByRole('button', { name: 'Enter' });
+  await expect(enter).toBeVisible();
+  await enter.click();
 
-  const enterButton = page.getByRole('button', { name: 'Enter' });
-  await expect(enterButton).toBeVisible();
-  await enterButton.click();
+  // The catalog opens on the Agent kind; show all of them, not only mine.
+  await expect(page.getByText('Agent Platform Catalog')).toBeVisible();
+  await page.getByRole('menuitem', { name: /^All/ }).click();
+  await expect(page.getByRole('link', { name: 'Text Summarizer' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Slow Counter' })).toBeVisible();
 
-  await expect(page.getByText('My Company Catalog')).toBeVisible();
+  // Filtering by kind: switch to Group and back to Agent.
+  await page.getByRole('button', { name: 'Agent' }).click();
+  await page.getByRole('option', { name: 'Group' }).click();
+  await expect(page.getByRole('link', { name: 'ML Team' }).first()).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Text Summarizer' })).toHaveCount(0);
+  await page.getByRole('button', { name: 'Group' }).click();
+  await page.getByRole('option', { name: 'Agent' }).click();
+  await expect(page.getByRole('link', { name: 'Always Fails' })).toBeVisible();
+
+  await page.getByRole('link', { name: 'Text Summarizer' }).click();
+  await expect(page.getByRole('heading', { name: /Text Summarizer/, level: 1 })).toBeVisible();
+  await expect(page.getByText('registry.example.com/agents/summarizer:1.4.0')).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Plans' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Input' })).toBeVisible();
+  await expect(page.getByText('$0.02 per run')).toBeVisible();
+  await expect(page.getByText('How many sentences to keep', { exact: false })).toBeVisible();
+  await page.screenshot({ path: 'node_modules/.cache/e2e-agent-page.png', fullPage: true });
 });

@@ -55,7 +55,7 @@ const routes = (
     <Route path="/" element={<Navigate to="catalog" />} />
     <Route
       path="/catalog"
-      element={<CatalogIndexPage initialKind="agent" />}
+      element={<CatalogIndexPage initialKind="agent" initialFilter="all" />}
     />
     <Route
       path="/catalog/:namespace/:kind/:name"

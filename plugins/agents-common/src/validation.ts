@@ -1,5 +1,6 @@
 import { Entity, parseEntityRef } from '@backstage/catalog-model';
 import Ajv, { ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
 import semver from 'semver';
 import agentSchema from './Agent.v1alpha1.schema.json';
 import {
@@ -64,6 +65,18 @@ function describeAjvError(e: ErrorObject): AgentValidationProblem {
   }
 }
 
+/**
+ * An Ajv instance for agents' own input/output schemas: all errors, the
+ * standard formats (uri, email, date-time, ...), unknown keywords tolerated.
+ *
+ * @public
+ */
+export function createSchemaAjv(): Ajv {
+  const instance = new Ajv({ strict: false, allErrors: true });
+  addFormats(instance);
+  return instance;
+}
+
 /** Checks that a value is a usable JSON Schema for run inputs or outputs. */
 function checkJsonSchema(
   value: unknown,
@@ -82,7 +95,7 @@ function checkJsonSchema(
     return;
   }
   try {
-    new Ajv({ strict: false, allErrors: true }).compile(value as object);
+    createSchemaAjv().compile(value as object);
   } catch (e) {
     problems.push({
       path,
@@ -116,7 +129,13 @@ export function findAgentEntityProblems(
   }
   if (typeof spec.owner === 'string' && spec.owner) {
     try {
-      parseEntityRef(spec.owner, { defaultKind: 'Group' });
+      const { kind } = parseEntityRef(spec.owner, { defaultKind: 'Group' });
+      if (!['group', 'user'].includes(kind.toLocaleLowerCase('en-US'))) {
+        problems.push({
+          path: 'spec.owner',
+          message: `must refer to a Group or User, not a ${kind}`,
+        });
+      }
     } catch (e) {
       problems.push({
         path: 'spec.owner',
