@@ -8,3 +8,4 @@ export * from './validation';
 export * from './permissions';
 export * from './pricing';
 export * from './schemaFields';
+export * from './contracts';
