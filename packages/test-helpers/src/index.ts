@@ -4,3 +4,10 @@
  * @packageDocumentation
  */
 export { createTestDatabases, POSTGRES_TEST_DATABASE_ID } from './databases';
+export {
+  KWOK_POD_ANNOTATIONS,
+  kwokPodAnnotations,
+  startTestCluster,
+  TEST_CLUSTER_START_TIMEOUT_MS,
+} from './kubernetes';
+export type { FakePodLogs, KwokPodBehaviour, TestCluster } from './kubernetes';
