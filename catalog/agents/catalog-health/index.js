@@ -1,4 +1,6 @@
 // Catalog Health Reporter: needs the `catalog` tool.
+const { defineAgent } = require('@internal/agent-runtime');
+
 function findProblems(entity) {
   const problems = [];
   if (!entity.metadata.description) problems.push('missing description');
@@ -11,8 +13,8 @@ function findProblems(entity) {
   return problems;
 }
 
-module.exports = {
-  findProblems,
+module.exports = defineAgent({
+  tools: ['catalog'],
   async handler(input, ctx) {
     const kinds = input.kinds ?? ['Component', 'Agent', 'System'];
     const entities = await ctx.tools.catalog.getEntities({ filter: { kind: kinds } });
@@ -26,4 +28,4 @@ module.exports = {
     }
     return { checked: entities.length, problems };
   },
-};
+});

@@ -1,4 +1,6 @@
 // Data Profiler: column statistics of a CSV or JSON dataset.
+const { defineAgent } = require('@internal/agent-runtime');
+
 function parseCsvLine(line) {
   const out = [];
   let cur = '';
@@ -55,12 +57,10 @@ function profile(rows) {
   return { rows: rows.length, columns };
 }
 
-module.exports = {
-  profile,
-  parse,
+module.exports = defineAgent({
   async handler(input, ctx) {
     const rows = parse(input.format, input.data);
     ctx.log(`Parsed ${rows.length} rows of ${input.format}`);
     return profile(rows);
   },
-};
+});

@@ -1,5 +1,8 @@
 // HTTP Fetcher: needs the `http` tool (allow-listed by the platform).
-module.exports = {
+const { defineAgent } = require('@internal/agent-runtime');
+
+module.exports = defineAgent({
+  tools: ['http'],
   async handler(input, ctx) {
     const res = await ctx.tools.http.fetch(input.url);
     const body = await res.text();
@@ -12,4 +15,4 @@ module.exports = {
       ...(title ? { title: title[1].trim() } : {}),
     };
   },
-};
+});

@@ -1,11 +1,13 @@
 // Slow Counter: long-running, emits progress.
+const { defineAgent } = require('@internal/agent-runtime');
+
 const sleep = (ms, signal) =>
   new Promise((resolve, reject) => {
     const t = setTimeout(resolve, ms);
     signal?.addEventListener('abort', () => { clearTimeout(t); reject(new Error('aborted')); });
   });
 
-module.exports = {
+module.exports = defineAgent({
   async handler(input, ctx) {
     const steps = input.steps ?? 10;
     const interval = input.intervalMs ?? 1000;
@@ -15,4 +17,4 @@ module.exports = {
     }
     return { counted: steps };
   },
-};
+});

@@ -1,4 +1,6 @@
 // Text Summarizer: extractive summarization, no network.
+const { defineAgent } = require('@internal/agent-runtime');
+
 const STOP = new Set(
   'a an and are as at be but by for from has have he her his i in is it its of on or she that the their them they this to was were will with you your'.split(' '),
 );
@@ -33,12 +35,11 @@ function summarize(text, count) {
     .map(x => x.s);
 }
 
-module.exports = {
-  summarize,
+module.exports = defineAgent({
   async handler(input, ctx) {
     const count = input.sentences ?? 3;
     ctx.log(`Summarizing ${input.text.length} characters into ${count} sentences`);
     const kept = summarize(input.text, count);
     return { summary: kept.join(' '), sentences: kept.length };
   },
-};
+});
