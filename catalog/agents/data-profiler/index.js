@@ -39,7 +39,11 @@ function profile(rows) {
   const columns = names.map(name => {
     const values = rows.map(r => r[name]);
     const present = values.filter(v => v !== null && v !== undefined);
-    const numbers = present.map(Number).filter(n => !Number.isNaN(n));
+    // Numbers and numeric strings count as numbers; booleans do not (Number(true) is 1).
+    const numbers = present
+      .filter(v => typeof v === 'number' || (typeof v === 'string' && v.trim() !== ''))
+      .map(Number)
+      .filter(n => Number.isFinite(n));
     const numeric = present.length > 0 && numbers.length === present.length;
     const col = {
       name,
