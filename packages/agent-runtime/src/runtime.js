@@ -83,6 +83,8 @@ function readSecrets(env) {
   try {
     names = fs.readdirSync(dir);
   } catch (e) {
+    // No folder (no Secret volume mounted): the run has no secrets.
+    if (e.code === 'ENOENT') return secrets;
     throw new RunFailure('load-error', `AGENT_SECRETS_DIR cannot be read: ${e.code || e.message}`);
   }
   for (const name of names) {
