@@ -1,0 +1,70 @@
+export interface Config {
+  /** The infra control plane: where and how execution plans run. */
+  infraControlPlane?: {
+    /**
+     * Which executor runs plans: `local` (child processes on this machine,
+     * the embedded default) or `kubernetes` (hardened Jobs).
+     */
+    executor?: 'local' | 'kubernetes';
+
+    /** Platform secrets for the local executor, by reference (SecretReference.ref). @deepVisibility secret */
+    secrets?: { [ref: string]: string };
+
+    /** Limits applied to every run's stored logs. */
+    logs?: {
+      /** Bytes of log text kept per execution (default 262144); the rest is replaced by a truncation marker. */
+      maxBytes?: number;
+    };
+
+    /** Settings passed to the agent runtime. */
+    runtime?: {
+      /** AGENT_MAX_RESULT_BYTES (default 1 MiB). */
+      maxResultBytes?: number;
+      /** AGENT_HEARTBEAT_SECONDS (default 10). */
+      heartbeatSeconds?: number;
+      /** AGENT_LLM_BASE_URL for the llm tool. */
+      llmBaseUrl?: string;
+      /** AGENT_LLM_MODEL for the llm tool. */
+      llmModel?: string;
+    };
+
+    /** The local executor. */
+    local?: {
+      /** Path of bin/agent-runtime.js; default: packages/agent-runtime of this repository. */
+      runtimePath?: string;
+      /** Runs at once on this machine; more are queued (default: number of CPUs). */
+      maxConcurrency?: number;
+      /** Seconds between SIGTERM and SIGKILL when a run is cancelled or times out (default 5). */
+      killGraceSeconds?: number;
+      /** Extra seconds after the plan's timeout before the process is stopped by the executor (default 5); the runtime normally stops itself first. */
+      timeoutGraceSeconds?: number;
+    };
+
+    /** The Kubernetes executor. */
+    kubernetes?: {
+      /** Clusters; runs go to the first one. */
+      clusters: Array<{
+        /** A name for logs and records. */
+        name: string;
+        /** Namespace the agent Jobs run in. */
+        namespace: string;
+        /** `inCluster` uses the pod's ServiceAccount; `kubeconfig` reads kubeconfigPath (or the default). */
+        authProvider?: 'inCluster' | 'kubeconfig';
+        /** Path of a kubeconfig file. */
+        kubeconfigPath?: string;
+        /** Context of the kubeconfig to use. */
+        context?: string;
+      }>;
+      /** Kubernetes Secret that holds platform secrets (SecretReference.ref `name` means key `name` of it); default `agent-platform-secrets`. */
+      platformSecretName?: string;
+      /** Seconds a finished Job is kept (default 3600). */
+      ttlSecondsAfterFinished?: number;
+      /** Job backoffLimit for failures that are not agent errors (default 2). */
+      backoffLimit?: number;
+      /** Extra seconds added to the plan's timeout for activeDeadlineSeconds (default 15). */
+      deadlineGraceSeconds?: number;
+      /** Image pull policy of agent containers. */
+      imagePullPolicy?: string;
+    };
+  };
+}

@@ -1,0 +1,119 @@
+import {
+  coreServices,
+  createBackendPlugin,
+  createExtensionPoint,
+} from '@backstage/backend-plugin-api';
+import { INFRA_CONTROL_PLANE_PLUGIN_ID } from '@internal/plugin-agents-common';
+import { ExecutionStore } from './database/ExecutionStore';
+import { createRouter } from './router';
+import { CapacityService } from './services/CapacityService';
+import { createExecutor } from './services/createExecutor';
+import { UpdateDelivery } from './services/delivery/UpdateDelivery';
+import { ExecutionManager } from './services/ExecutionManager';
+import { SecretResolver, UserSecretResolver } from './services/secrets';
+
+/**
+ * Lets a module plug in how `user` secret references are resolved for the
+ * local executor (Kubernetes mounts Secrets by reference instead).
+ *
+ * @public
+ */
+export interface InfraControlPlaneSecretsExtensionPoint {
+  setUserSecretResolver(resolver: UserSecretResolver): void;
+}
+
+/** @public */
+export const infraControlPlaneSecretsExtensionPoint =
+  createExtensionPoint<InfraControlPlaneSecretsExtensionPoint>({
+    id: 'infra-control-plane.secrets',
+  });
+
+/**
+ * The infra control plane: runs execution plans with the configured executor
+ * (local processes or Kubernetes Jobs), watches them, keeps logs and results
+ * and reports every transition to the product control plane.
+ *
+ * @public
+ */
+export const infraControlPlanePlugin = createBackendPlugin({
+  pluginId: INFRA_CONTROL_PLANE_PLUGIN_ID,
+  register(env) {
+    let userResolver: UserSecretResolver | undefined;
+    env.registerExtensionPoint(infraControlPlaneSecretsExtensionPoint, {
+      setUserSecretResolver(resolver) {
+        if (userResolver) {
+          throw new Error('A user secret resolver is already registered');
+        }
+        userResolver = resolver;
+      },
+    });
+    env.registerInit({
+      deps: {
+        config: coreServices.rootConfig,
+        logger: coreServices.logger,
+        database: coreServices.database,
+        httpRouter: coreServices.httpRouter,
+        httpAuth: coreServices.httpAuth,
+        auth: coreServices.auth,
+        discovery: coreServices.discovery,
+        lifecycle: coreServices.lifecycle,
+      },
+      async init({
+        config,
+        logger,
+        database,
+        httpRouter,
+        httpAuth,
+        auth,
+        discovery,
+        lifecycle,
+      }) {
+        const store = await ExecutionStore.create(database);
+        const secrets = new SecretResolver(config);
+        if (userResolver) secrets.setUserResolver(userResolver);
+        const delivery = new UpdateDelivery({ store, auth, discovery, logger });
+        // eslint-disable-next-line prefer-const
+        let manager: ExecutionManager;
+        const executor = await createExecutor({
+          config,
+          logger,
+          auth,
+          discovery,
+          secrets,
+          onRunSecret: (id, value) => manager.addSecretValue(id, value),
+        });
+        manager = new ExecutionManager({
+          store,
+          executor,
+          delivery,
+          secrets,
+          logger,
+          maxLogBytes:
+            config.getOptionalNumber('infraControlPlane.logs.maxBytes') ??
+            256 * 1024,
+        });
+        const capacity = new CapacityService(store, executor);
+
+        httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });
+        httpRouter.use(
+          await createRouter({
+            httpAuth,
+            logger,
+            manager,
+            store,
+            executor,
+            capacity,
+          }),
+        );
+
+        await manager.start();
+        delivery.start();
+        logger.info('Infra control plane started', { executor: executor.kind });
+        lifecycle.addShutdownHook(async () => {
+          await delivery.stop();
+          await manager.stop();
+        });
+      },
+    });
+  },
+});

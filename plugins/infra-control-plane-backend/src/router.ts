@@ -1,0 +1,170 @@
+import { HttpAuthService, LoggerService } from '@backstage/backend-plugin-api';
+import { InputError } from '@backstage/errors';
+import { ExecutionPlan } from '@internal/plugin-agents-common';
+import express from 'express';
+import Router from 'express-promise-router';
+import { z } from 'zod';
+import { ExecutionRecord, ExecutionStore } from './database/ExecutionStore';
+import { CapacityService } from './services/CapacityService';
+import { ExecutionManager } from './services/ExecutionManager';
+import { AgentExecutor } from './services/executors/types';
+
+const quantity = z.string().regex(/^\d+(\.\d+)?([a-zA-Z]{1,2})?$/, 'a Kubernetes quantity, e.g. 250m or 128Mi');
+
+/** zod schema of the ExecutionPlan contract. */
+export const executionPlanSchema = z.object({
+  executionId: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"'),
+  attempt: z.number().int().min(1),
+  agentRef: z.string().min(1).max(255),
+  agentVersion: z.string().min(1).max(255),
+  image: z.string().min(1),
+  entrypoint: z.string().min(1),
+  codeDir: z.string().min(1).optional(),
+  input: z.record(z.string(), z.unknown()),
+  outputSchema: z.record(z.string(), z.unknown()).optional(),
+  tools: z.array(
+    z.object({
+      name: z.enum(['http', 'llm', 'catalog']),
+      allowHosts: z.array(z.string().min(1)).optional(),
+    }),
+  ),
+  secrets: z.array(
+    z.object({
+      name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment-style name'),
+      source: z.enum(['platform', 'user']),
+      ref: z.string().min(1).max(253),
+    }),
+  ),
+  resources: z.object({
+    cpu: quantity,
+    memory: quantity,
+    timeoutSeconds: z.number().int().min(1).max(86400),
+  }),
+  requestedBy: z.string().min(1),
+  plan: z.string().min(1),
+});
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issues = result.error.issues
+      .map(i => `${i.path.join('.') || '(root)'}: ${i.message}`)
+      .join('; ');
+    throw new InputError(`Invalid ${what}: ${issues}`);
+  }
+  return result.data;
+}
+
+/** What the API answers about an execution (no plan input, no secrets). */
+export function executionView(record: ExecutionRecord) {
+  return {
+    executionId: record.executionId,
+    attempt: record.attempt,
+    agentRef: record.agentRef,
+    agentVersion: record.agentVersion,
+    executor: record.executor,
+    cluster: record.cluster,
+    jobName: record.jobName,
+    state: record.state,
+    exitReason: record.exitReason,
+    exitCode: record.exitCode,
+    message: record.message,
+    result: record.result,
+    createdAt: record.createdAt,
+    startedAt: record.startedAt,
+    finishedAt: record.finishedAt,
+    computeSeconds: record.computeSeconds,
+  };
+}
+
+/** Options of {@link createRouter}. */
+export interface RouterOptions {
+  httpAuth: HttpAuthService;
+  logger: LoggerService;
+  manager: ExecutionManager;
+  store: ExecutionStore;
+  executor: AgentExecutor;
+  capacity: CapacityService;
+}
+
+/** The infra control plane's REST API. */
+export async function createRouter(
+  options: RouterOptions,
+): Promise<express.Router> {
+  const { httpAuth, manager, store, executor, capacity } = options;
+  const router = Router();
+  router.use(express.json({ limit: '2mb' }));
+
+  router.post('/executions', async (req, res) => {
+    await httpAuth.credentials(req, { allow: ['service'] });
+    const plan = parse(executionPlanSchema, req.body, 'execution plan') as ExecutionPlan;
+    const { record, created } = await manager.submit(plan);
+    res.status(created ? 202 : 200).json(executionView(record));
+  });
+
+  router.get('/executions/:id', async (req, res) => {
+    await httpAuth.credentials(req, { allow: ['service'] });
+    res.json(executionView(await manager.get(req.params.id)));
+  });
+
+  router.post('/executions/:id/cancel', async (req, res) => {
+    await httpAuth.credentials(req, { allow: ['service'] });
+    const record = await manager.cancel(req.params.id);
+    res.status(202).json(executionView(record));
+  });
+
+  router.get('/executions/:id/logs', async (req, res) => {
+    await httpAuth.credentials(req, { allow: ['service'] });
+    const query = parse(
+      z.object({
+        after: z.coerce.number().int().min(0).optional(),
+        limit: z.coerce.number().int().min(1).max(5000).optional(),
+      }),
+      req.query,
+      'logs query',
+    );
+    const record = await manager.get(req.params.id);
+    const lines = await store.readLogs(
+      record.executionId,
+      query.after ?? 0,
+      query.limit ?? 1000,
+    );
+    res.json({
+      executionId: record.executionId,
+      state: record.state,
+      truncated: record.logTruncated,
+      lines,
+      next: lines.length ? lines[lines.length - 1].seq : query.after ?? 0,
+    });
+  });
+
+  router.get('/health', async (_req, res) => {
+    let database = { ok: true, message: 'reachable' };
+    try {
+      await store.ping();
+    } catch (error) {
+      database = { ok: false, message: `unreachable: ${String(error)}` };
+    }
+    const exec = await executor.health();
+    const ready = database.ok && exec.ok;
+    res.status(ready ? 200 : 503).json({
+      status: ready ? 'ok' : 'unavailable',
+      liveness: { ok: true },
+      readiness: { ok: ready, database, executor: { kind: executor.kind, ...exec } },
+      pendingUpdates: await store.pendingUpdateCount().catch(() => undefined),
+    });
+  });
+
+  router.get('/capacity', async (req, res) => {
+    await httpAuth.credentials(req, { allow: ['service', 'user'] });
+    const raw = req.query.agentRef;
+    const refs = (Array.isArray(raw) ? raw : raw ? [raw] : []).map(String);
+    res.json(await capacity.report(refs));
+  });
+
+  return router;
+}

@@ -1,0 +1,618 @@
+import { LoggerService } from '@backstage/backend-plugin-api';
+import { Config } from '@backstage/config';
+import { ExecutionPlan } from '@internal/plugin-agents-common';
+import {
+  BatchV1Api,
+  CoreV1Api,
+  Informer,
+  KubeConfig,
+  ObjectCache,
+  V1Job,
+  V1Pod,
+  VersionApi,
+  makeInformer,
+} from '@kubernetes/client-node';
+import { ExecutionRecord } from '../../database/ExecutionStore';
+import {
+  AGENT_CONTAINER,
+  ANNOTATIONS,
+  LABELS,
+  MANAGED_BY,
+  buildAgentJob,
+  jobNameFor,
+} from './jobSpec';
+import {
+  AgentExecutor,
+  ExecutorExit,
+  ExecutorHealth,
+  ExecutorListener,
+} from './types';
+
+/** One cluster + namespace the executor runs Jobs in. @public */
+export interface KubernetesClusterTarget {
+  name: string;
+  namespace: string;
+  kubeConfig: KubeConfig;
+}
+
+/** Options of {@link KubernetesJobExecutor}. @public */
+export interface KubernetesJobExecutorOptions {
+  logger: LoggerService;
+  clusters: KubernetesClusterTarget[];
+  baseEnv?: Record<string, string>;
+  platformSecretName?: string;
+  ttlSecondsAfterFinished?: number;
+  backoffLimit?: number;
+  deadlineGraceSeconds?: number;
+  imagePullPolicy?: string;
+  /** Bytes of pod log read at the end of a run (default 1 MiB). */
+  maxLogReadBytes?: number;
+  /** Longest wait between retries of API calls and watches (default 5000 ms). */
+  maxRetryDelayMs?: number;
+}
+
+interface Cluster {
+  target: KubernetesClusterTarget;
+  batch: BatchV1Api;
+  core: CoreV1Api;
+  version: VersionApi;
+  jobs: Informer<V1Job> & ObjectCache<V1Job>;
+  pods: Informer<V1Pod> & ObjectCache<V1Pod>;
+  synced: boolean;
+  watching: boolean;
+  lastError?: string;
+  restartTimer?: NodeJS.Timeout;
+  afterSync: Array<() => void>;
+}
+
+interface InFlight {
+  plan: ExecutionPlan;
+  jobName: string;
+  cluster: Cluster;
+  created: boolean;
+  running: boolean;
+  finishing: boolean;
+  cancelled: boolean;
+}
+
+/** Counts of the API calls the executor made itself (not the shared watches). @public */
+export interface KubernetesApiCallCounts {
+  create: number;
+  read: number;
+  delete: number;
+  log: number;
+  /** list requests of the shared informers (start + re-lists). */
+  informerList: number;
+  /** watch requests of the shared informers (start + re-watches). */
+  informerWatch: number;
+}
+
+const SELECTOR = `${LABELS.managedBy}=${MANAGED_BY}`;
+
+function statusCode(error: any): number | undefined {
+  return error?.code ?? error?.statusCode ?? error?.response?.statusCode;
+}
+
+/** Transient: network failures, 5xx, 408, 429. */
+function isTransient(error: any): boolean {
+  const code = statusCode(error);
+  return (
+    typeof code !== 'number' ||
+    code >= 500 ||
+    code === 408 ||
+    code === 429 ||
+    code === 0
+  );
+}
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+/**
+ * Runs each plan as a hardened batch/v1 Job and watches all of them through
+ * one shared Job informer and one Pod informer per cluster + namespace
+ * (label-selected), so the API calls per run stay constant: create, one log
+ * read at the end, and a delete only when cancelled.
+ *
+ * - Job names derive from the execution id: a repeated dispatch gets 409 and
+ *   reads the existing Job instead of creating a second.
+ * - API errors and an unreachable apiserver are retried with backoff; watches
+ *   are re-established and re-listed, so nothing is lost while it is down.
+ * - A Job that fails because the agent failed (any non-zero exit) is not
+ *   retried (podFailurePolicy FailJob); evictions and other disruptions are
+ *   (DisruptionTarget -> Ignore).
+ *
+ * @public
+ */
+export class KubernetesJobExecutor implements AgentExecutor {
+  readonly kind = 'kubernetes' as const;
+  readonly apiCalls: KubernetesApiCallCounts = {
+    create: 0,
+    read: 0,
+    delete: 0,
+    log: 0,
+    informerList: 0,
+    informerWatch: 0,
+  };
+  private listener?: ExecutorListener;
+  private readonly clusters: Cluster[];
+  private readonly inflight = new Map<string, InFlight>();
+  private stopped = false;
+
+  static fromConfig(
+    config: Config,
+    deps: { logger: LoggerService; baseEnv?: Record<string, string> },
+  ): KubernetesJobExecutor {
+    const k8s = config.getConfig('infraControlPlane.kubernetes');
+    const clusters = k8s.getConfigArray('clusters').map(c => {
+      const kc = new KubeConfig();
+      const provider = c.getOptionalString('authProvider') ?? 'kubeconfig';
+      if (provider === 'inCluster') {
+        kc.loadFromCluster();
+      } else {
+        const file = c.getOptionalString('kubeconfigPath');
+        if (file) kc.loadFromFile(file);
+        else kc.loadFromDefault();
+        const context = c.getOptionalString('context');
+        if (context) kc.setCurrentContext(context);
+      }
+      return {
+        name: c.getString('name'),
+        namespace: c.getString('namespace'),
+        kubeConfig: kc,
+      };
+    });
+    if (clusters.length === 0) {
+      throw new Error('infraControlPlane.kubernetes.clusters is empty');
+    }
+    return new KubernetesJobExecutor({
+      logger: deps.logger,
+      clusters,
+      baseEnv: deps.baseEnv,
+      platformSecretName: k8s.getOptionalString('platformSecretName'),
+      ttlSecondsAfterFinished: k8s.getOptionalNumber('ttlSecondsAfterFinished'),
+      backoffLimit: k8s.getOptionalNumber('backoffLimit'),
+      deadlineGraceSeconds: k8s.getOptionalNumber('deadlineGraceSeconds'),
+      imagePullPolicy: k8s.getOptionalString('imagePullPolicy'),
+    });
+  }
+
+  constructor(private readonly options: KubernetesJobExecutorOptions) {
+    this.clusters = options.clusters.map(target => this.connect(target));
+  }
+
+  private connect(target: KubernetesClusterTarget): Cluster {
+    const kc = target.kubeConfig;
+    const batch = kc.makeApiClient(BatchV1Api);
+    const core = kc.makeApiClient(CoreV1Api);
+    const ns = target.namespace;
+    const jobs = makeInformer<V1Job>(
+      kc,
+      `/apis/batch/v1/namespaces/${ns}/jobs`,
+      () => {
+        this.apiCalls.informerList += 1;
+        return batch.listNamespacedJob({ namespace: ns, labelSelector: SELECTOR });
+      },
+      SELECTOR,
+    );
+    const pods = makeInformer<V1Pod>(
+      kc,
+      `/api/v1/namespaces/${ns}/pods`,
+      () => {
+        this.apiCalls.informerList += 1;
+        return core.listNamespacedPod({ namespace: ns, labelSelector: SELECTOR });
+      },
+      SELECTOR,
+    );
+    const cluster: Cluster = {
+      target,
+      batch,
+      core,
+      version: kc.makeApiClient(VersionApi),
+      jobs,
+      pods,
+      synced: false,
+      watching: false,
+      afterSync: [],
+    };
+    jobs.on('add', job => this.onJob(job, false));
+    jobs.on('update', job => this.onJob(job, false));
+    jobs.on('delete', job => this.onJob(job, true));
+    pods.on('add', pod => this.onPod(pod));
+    pods.on('update', pod => this.onPod(pod));
+    for (const informer of [jobs, pods]) {
+      informer.on('connect', () => {
+        this.apiCalls.informerWatch += 1;
+      });
+      informer.on('error', (error: any) => {
+        cluster.watching = false;
+        cluster.lastError = String(error?.message ?? error);
+        if (this.stopped) return;
+        this.options.logger.warn('Kubernetes watch failed, restarting', {
+          cluster: target.name,
+          error: cluster.lastError,
+        });
+        this.scheduleRestart(cluster, informer);
+      });
+    }
+    return cluster;
+  }
+
+  private scheduleRestart(cluster: Cluster, informer: Informer<any>) {
+    setTimeout(() => {
+      if (this.stopped) return;
+      informer.start().then(
+        () => this.markSynced(cluster),
+        () => undefined, // the error callback schedules the next try
+      );
+    }, Math.min(this.options.maxRetryDelayMs ?? 5000, 1000));
+  }
+
+  private markSynced(cluster: Cluster) {
+    cluster.watching = true;
+    cluster.lastError = undefined;
+    if (!cluster.synced) {
+      cluster.synced = true;
+      for (const fn of cluster.afterSync.splice(0)) fn();
+    }
+    // Re-evaluate in-flight runs against the (re-)listed state.
+    for (const run of this.inflight.values()) {
+      if (run.cluster !== cluster || !run.created) continue;
+      const job = cluster.jobs.get(run.jobName, cluster.target.namespace);
+      if (job) this.onJob(job, false);
+    }
+  }
+
+  async start(listener: ExecutorListener): Promise<void> {
+    this.listener = listener;
+    await Promise.all(
+      this.clusters.map(async cluster => {
+        try {
+          await cluster.jobs.start();
+          await cluster.pods.start();
+          this.markSynced(cluster);
+        } catch (error) {
+          // The informer's error callback keeps retrying in the background.
+          cluster.lastError = String((error as any)?.message ?? error);
+        }
+      }),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const cluster of this.clusters) {
+      await cluster.jobs.stop();
+      await cluster.pods.stop();
+    }
+  }
+
+  async run(plan: ExecutionPlan): Promise<void> {
+    if (this.inflight.has(plan.executionId)) return;
+    const cluster = this.clusters[0];
+    const run: InFlight = {
+      plan,
+      jobName: jobNameFor(plan.executionId, plan.attempt),
+      cluster,
+      created: false,
+      running: false,
+      finishing: false,
+      cancelled: false,
+    };
+    this.inflight.set(plan.executionId, run);
+    this.createJob(run).catch(error =>
+      this.options.logger.error('Job creation loop failed', {
+        executionId: plan.executionId,
+        error: String(error),
+      }),
+    );
+  }
+
+  /** Creates the Job, retrying transient errors; 409 means it already exists. */
+  private async createJob(run: InFlight) {
+    const { cluster, plan } = run;
+    const ns = cluster.target.namespace;
+    const body = buildAgentJob(plan, {
+      namespace: ns,
+      platformSecretName:
+        this.options.platformSecretName ?? 'agent-platform-secrets',
+      baseEnv: this.options.baseEnv,
+      ttlSecondsAfterFinished: this.options.ttlSecondsAfterFinished,
+      backoffLimit: this.options.backoffLimit,
+      deadlineGraceSeconds: this.options.deadlineGraceSeconds,
+      imagePullPolicy: this.options.imagePullPolicy,
+    });
+    let delay = 250;
+    for (let attempt = 1; ; attempt++) {
+      if (this.stopped || run.cancelled || this.inflight.get(plan.executionId) !== run) {
+        return;
+      }
+      try {
+        this.apiCalls.create += 1;
+        await cluster.batch.createNamespacedJob({ namespace: ns, body });
+        break;
+      } catch (error: any) {
+        const code = statusCode(error);
+        if (code === 409) {
+          this.apiCalls.read += 1;
+          try {
+            const existing = await cluster.batch.readNamespacedJob({
+              name: run.jobName,
+              namespace: ns,
+            });
+            const owner = existing.metadata?.annotations?.[ANNOTATIONS.executionId];
+            if (owner !== plan.executionId) {
+              await this.fail(run, {
+                infraReason: 'dispatch-failed',
+                message: `Job ${run.jobName} exists and belongs to another execution`,
+              });
+              return;
+            }
+            break;
+          } catch (readError: any) {
+            if (statusCode(readError) === 404) continue; // deleted meanwhile
+            if (!isTransient(readError)) throw readError;
+          }
+        } else if (!isTransient(error)) {
+          await this.fail(run, {
+            infraReason: 'dispatch-failed',
+            message: `The cluster refused the Job (HTTP ${code}): ${String(error?.body?.message ?? error?.message ?? '').slice(0, 500)}`,
+          });
+          return;
+        } else if (attempt === 1 || attempt % 10 === 0) {
+          this.options.logger.warn('Creating the Job failed, retrying', {
+            executionId: plan.executionId,
+            attempt,
+            error: String(error?.message ?? error),
+          });
+        }
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 5000);
+    }
+    run.created = true;
+    await this.listener!.dispatched(plan.executionId, {
+      cluster: cluster.target.name,
+      jobName: run.jobName,
+    });
+    const job = cluster.jobs.get(run.jobName, ns);
+    if (job) this.onJob(job, false);
+  }
+
+  async cancel(executionId: string): Promise<void> {
+    const run = this.inflight.get(executionId);
+    if (!run) return;
+    run.cancelled = true;
+    if (!run.created) {
+      // Never reached the cluster; the create loop sees `cancelled` and stops.
+      await this.fail(run, { cancelled: true, message: 'Cancelled before the Job was created' });
+      return;
+    }
+    await this.deleteJob(run);
+  }
+
+  private async deleteJob(run: InFlight) {
+    const ns = run.cluster.target.namespace;
+    let delay = 250;
+    for (;;) {
+      try {
+        this.apiCalls.delete += 1;
+        await run.cluster.batch.deleteNamespacedJob({
+          name: run.jobName,
+          namespace: ns,
+          propagationPolicy: 'Foreground',
+        });
+        return; // the informer's delete event finishes the run
+      } catch (error: any) {
+        if (statusCode(error) === 404) {
+          await this.fail(run, { cancelled: true, message: 'Cancelled' });
+          return;
+        }
+        if (!isTransient(error) || this.stopped) throw error;
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 5000);
+    }
+  }
+
+  /**
+   * After a restart: adopt every unfinished record. Jobs that exist are driven
+   * by the informer; records never dispatched get their Job created (409-safe);
+   * dispatched records whose Job is gone are reported lost.
+   */
+  async reconcile(records: ExecutionRecord[]): Promise<void> {
+    for (const record of records) {
+      if (this.inflight.has(record.executionId)) continue;
+      const cluster =
+        this.clusters.find(c => c.target.name === record.cluster) ??
+        this.clusters[0];
+      const run: InFlight = {
+        plan: record.plan,
+        jobName: record.jobName ?? jobNameFor(record.executionId, record.attempt),
+        cluster,
+        created: record.dispatched,
+        running: record.state === 'running',
+        finishing: false,
+        cancelled: record.cancelRequested,
+      };
+      this.inflight.set(record.executionId, run);
+      const check = () => {
+        const job = cluster.jobs.get(run.jobName, cluster.target.namespace);
+        if (job) {
+          run.created = true;
+          if (run.cancelled && !job.metadata?.deletionTimestamp) {
+            this.deleteJob(run).catch(() => undefined);
+          }
+          this.onJob(job, false);
+        } else if (!record.dispatched && !run.cancelled) {
+          this.inflight.delete(record.executionId);
+          this.run(record.plan);
+        } else if (run.cancelled) {
+          this.fail(run, { cancelled: true, message: 'Cancelled' });
+        } else {
+          this.fail(run, {
+            infraReason: 'job-lost',
+            message: `Job ${run.jobName} no longer exists in ${cluster.target.name}/${cluster.target.namespace}`,
+          });
+        }
+      };
+      if (cluster.synced) check();
+      else cluster.afterSync.push(check);
+    }
+  }
+
+  async health(): Promise<ExecutorHealth> {
+    const results = await Promise.all(
+      this.clusters.map(async c => {
+        try {
+          await Promise.race([
+            c.version.getCode(),
+            sleep(3000).then(() => {
+              throw new Error('timed out after 3s');
+            }),
+          ]);
+          return { ok: true, text: `${c.target.name}: reachable${c.watching ? '' : ' (watch reconnecting)'}` };
+        } catch (error: any) {
+          return { ok: false, text: `${c.target.name}: unreachable (${error?.message ?? error})` };
+        }
+      }),
+    );
+    return {
+      ok: results.some(r => r.ok),
+      message: results.map(r => r.text).join('; '),
+      running: this.inflight.size,
+    };
+  }
+
+  // --- watching ---------------------------------------------------------------
+
+  private runOf(obj: V1Job | V1Pod): InFlight | undefined {
+    const id = obj.metadata?.annotations?.[ANNOTATIONS.executionId];
+    return id ? this.inflight.get(id) : undefined;
+  }
+
+  private onPod(pod: V1Pod) {
+    const run = this.runOf(pod);
+    if (!run || run.running || run.finishing) return;
+    if (pod.status?.phase === 'Running') {
+      run.running = true;
+      const at = pod.status.startTime
+        ? new Date(pod.status.startTime as any).toISOString()
+        : new Date().toISOString();
+      this.listener!.running(run.plan.executionId, at).catch(() => undefined);
+    }
+  }
+
+  private onJob(job: V1Job, deleted: boolean) {
+    const run = this.runOf(job);
+    if (!run || run.finishing) return;
+    run.created = true;
+    if (deleted) {
+      this.fail(run, run.cancelled
+        ? { cancelled: true, message: 'Cancelled; the Job was deleted' }
+        : { infraReason: 'job-deleted', message: `Job ${run.jobName} was deleted before it finished` });
+      return;
+    }
+    const conditions = job.status?.conditions ?? [];
+    const complete = conditions.find(c => c.type === 'Complete' && c.status === 'True');
+    const failed = conditions.find(c => c.type === 'Failed' && c.status === 'True');
+    if (!complete && !failed) {
+      if (!run.running && ((job.status?.active ?? 0) > 0 && (job.status?.ready ?? 0) > 0)) {
+        run.running = true;
+        this.listener!.running(run.plan.executionId, new Date().toISOString()).catch(() => undefined);
+      }
+      return;
+    }
+    if (run.cancelled) {
+      // Finished on its own while the cancel was on its way: the real outcome wins.
+    }
+    const start = job.status?.startTime ? Date.parse(job.status.startTime as any) : undefined;
+    const end = job.status?.completionTime ?? (failed?.lastTransitionTime as any);
+    const computeSeconds =
+      start && end ? Math.max(0, (Date.parse(end as any) - start) / 1000) : undefined;
+    if (complete) {
+      this.finishWithLogs(run, { exitCode: 0, computeSeconds });
+      return;
+    }
+    const reason = failed!.reason ?? '';
+    const message = failed!.message ?? '';
+    if (reason === 'DeadlineExceeded') {
+      this.finishWithLogs(run, {
+        timedOut: true,
+        computeSeconds,
+        message: `The Job exceeded its deadline of ${job.spec?.activeDeadlineSeconds}s`,
+      });
+    } else if (reason === 'PodFailurePolicy') {
+      const code = /exit code (\d+)/.exec(message);
+      this.finishWithLogs(run, {
+        exitCode: code ? Number(code[1]) : this.podExitCode(run),
+        computeSeconds,
+      });
+    } else {
+      this.finishWithLogs(run, {
+        infraReason: reason === 'BackoffLimitExceeded' ? 'backoff-limit-exceeded' : 'job-failed',
+        computeSeconds,
+        message: `The Job failed (${reason || 'unknown reason'}): ${message}`.slice(0, 500),
+      });
+    }
+  }
+
+  private podOf(run: InFlight): V1Pod | undefined {
+    const pods = run.cluster.pods
+      .list(run.cluster.target.namespace)
+      .filter(p => p.metadata?.labels?.['job-name'] === run.jobName);
+    return pods.sort((a, b) =>
+      String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? '')),
+    )[0];
+  }
+
+  private podExitCode(run: InFlight): number | undefined {
+    const status = this.podOf(run)?.status?.containerStatuses?.find(
+      c => c.name === AGENT_CONTAINER,
+    );
+    return status?.state?.terminated?.exitCode;
+  }
+
+  /** Reads the pod's log once (the runtime's events) and reports the end. */
+  private finishWithLogs(run: InFlight, exit: ExecutorExit) {
+    run.finishing = true;
+    const id = run.plan.executionId;
+    const pod = this.podOf(run);
+    const read = async () => {
+      if (!pod?.metadata?.name) {
+        return;
+      }
+      try {
+        this.apiCalls.log += 1;
+        const text = await run.cluster.core.readNamespacedPodLog({
+          name: pod.metadata.name,
+          namespace: run.cluster.target.namespace,
+          container: AGENT_CONTAINER,
+          limitBytes: this.options.maxLogReadBytes ?? 1024 * 1024,
+        });
+        if (text) {
+          await this.listener!.output(id, 'stdout', [text.endsWith('\n') ? text : `${text}\n`]);
+        }
+      } catch (error: any) {
+        await this.listener!.output(id, 'stderr', [
+          `[pod logs unavailable: ${String(error?.message ?? error).slice(0, 200)}]\n`,
+        ]);
+      }
+    };
+    read()
+      .then(() => this.fail(run, exit))
+      .catch(error =>
+        this.options.logger.error('Finishing a Kubernetes run failed', {
+          executionId: id,
+          error: String(error),
+        }),
+      );
+  }
+
+  private async fail(run: InFlight, exit: ExecutorExit) {
+    const id = run.plan.executionId;
+    if (this.inflight.get(id) !== run) return;
+    this.inflight.delete(id);
+    run.finishing = true;
+    await this.listener!.exited(id, exit);
+  }
+}

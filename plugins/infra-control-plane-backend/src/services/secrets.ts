@@ -1,0 +1,59 @@
+import { Config } from '@backstage/config';
+import { SecretReference } from '@internal/plugin-agents-common';
+
+/**
+ * Resolves `user` secret references (values brought by the caller and stored
+ * by the product control plane) for the local executor. Registered through
+ * `infraControlPlaneSecretsExtensionPoint`; without one, runs that were granted
+ * user secrets get no value and the runtime ends them with `secret-missing`.
+ *
+ * @public
+ */
+export interface UserSecretResolver {
+  resolve(ref: SecretReference, context: { executionId: string; requestedBy: string }): Promise<string | undefined>;
+}
+
+/**
+ * Resolves the values of a run's granted secrets for the local executor:
+ * `platform` refs from `infraControlPlane.secrets.<ref>`, `user` refs through
+ * the pluggable {@link UserSecretResolver}. Kubernetes never resolves values:
+ * it mounts Secrets by reference.
+ *
+ * @public
+ */
+export class SecretResolver {
+  private userResolver?: UserSecretResolver;
+
+  constructor(private readonly config: Config) {}
+
+  setUserResolver(resolver: UserSecretResolver) {
+    this.userResolver = resolver;
+  }
+
+  /** Every platform secret value known, for redaction of logs. */
+  platformValues(): string[] {
+    const secrets = this.config.getOptionalConfig('infraControlPlane.secrets');
+    if (!secrets) return [];
+    return secrets.keys().map(k => secrets.getString(k));
+  }
+
+  /** name -> value of the references that resolved; missing ones are left out. */
+  async resolve(
+    refs: SecretReference[],
+    context: { executionId: string; requestedBy: string },
+  ): Promise<Map<string, string>> {
+    const values = new Map<string, string>();
+    for (const ref of refs) {
+      let value: string | undefined;
+      if (ref.source === 'platform') {
+        value = this.config.getOptionalString(`infraControlPlane.secrets.${ref.ref}`);
+      } else if (this.userResolver) {
+        value = await this.userResolver.resolve(ref, context);
+      }
+      if (value !== undefined) {
+        values.set(ref.name, value);
+      }
+    }
+    return values;
+  }
+}
