@@ -18,3 +18,12 @@ export type {
 } from './services/executors/types';
 export { buildAgentJob, buildHardenedJob, jobNameFor } from './services/executors/jobSpec';
 export type { HardenedJobOptions } from './services/executors/jobSpec';
+export {
+  KubernetesJobExecutor,
+  loadClusterTargets,
+} from './services/executors/KubernetesJobExecutor';
+export type {
+  KubernetesClusterTarget,
+  KubernetesApiCallCounts,
+  KubernetesJobExecutorOptions,
+} from './services/executors/KubernetesJobExecutor';

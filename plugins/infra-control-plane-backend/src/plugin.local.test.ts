@@ -284,6 +284,26 @@ describe.each(databases.eachSupportedId())(
       expect(JSON.stringify(pcp.received)).not.toContain('sk-test-0123456789abcdef');
     });
 
+    it('resolves user secrets through the product control plane', async () => {
+      const plan = makePlan({
+        codeDir: fixtureDir('leaky'),
+        input: {},
+        secrets: [{ name: 'API_TOKEN', source: 'user', ref: 'user:ada/api-token' }],
+      });
+      pcp.userSecrets.set(plan.executionId, [{ name: 'API_TOKEN', value: 'ada-own-secret-value' }]);
+      await request(server)
+        .post('/api/infra-control-plane/executions')
+        .set('authorization', SERVICE)
+        .send(plan)
+        .expect(202);
+      const done = await finalUpdate(plan.executionId);
+      expect(done).toMatchObject({ state: 'succeeded', result: { length: 20 } });
+      const logs = await request(server)
+        .get(`/api/infra-control-plane/executions/${plan.executionId}/logs`)
+        .set('authorization', SERVICE);
+      expect(JSON.stringify(logs.body)).not.toContain('ada-own-secret-value');
+    });
+
     it('ends a run whose granted secret cannot be resolved with secret-missing', async () => {
       const plan = makePlan({
         codeDir: fixtureDir('leaky'),

@@ -10,7 +10,11 @@ import { CapacityService } from './services/CapacityService';
 import { createExecutor } from './services/createExecutor';
 import { UpdateDelivery } from './services/delivery/UpdateDelivery';
 import { ExecutionManager } from './services/ExecutionManager';
-import { SecretResolver, UserSecretResolver } from './services/secrets';
+import {
+  ProductControlPlaneSecretResolver,
+  SecretResolver,
+  UserSecretResolver,
+} from './services/secrets';
 
 /**
  * Lets a module plug in how `user` secret references are resolved for the
@@ -70,7 +74,10 @@ export const infraControlPlanePlugin = createBackendPlugin({
       }) {
         const store = await ExecutionStore.create(database);
         const secrets = new SecretResolver(config);
-        if (userResolver) secrets.setUserResolver(userResolver);
+        secrets.setUserResolver(
+          userResolver ??
+            new ProductControlPlaneSecretResolver({ auth, discovery }),
+        );
         const delivery = new UpdateDelivery({ store, auth, discovery, logger });
         // eslint-disable-next-line prefer-const
         let manager: ExecutionManager;

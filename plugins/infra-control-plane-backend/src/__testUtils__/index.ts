@@ -25,6 +25,7 @@ export const fixtureDir = (name: string) =>
 export function createFakeProductControlPlane() {
   const received: ExecutionUpdate[] = [];
   const state = { failNext: 0, refused: 0, unauthenticated: 0 };
+  const userSecrets = new Map<string, Array<{ name: string; value: string }>>();
   const plugin = createBackendPlugin({
     pluginId: 'product-control-plane',
     register(env) {
@@ -52,12 +53,21 @@ export function createFakeProductControlPlane() {
             received.push(req.body);
             res.status(200).json({ ok: true });
           });
+          router.get('/internal/executions/:id/secrets', async (req, res) => {
+            await httpAuth.credentials(req, { allow: ['service'] });
+            const secrets = userSecrets.get(req.params.id);
+            if (!secrets) {
+              res.status(404).json({ error: { message: 'no such execution' } });
+              return;
+            }
+            res.json({ secrets });
+          });
           httpRouter.use(router);
         },
       });
     },
   });
-  return { plugin, received, state };
+  return { plugin, received, state, userSecrets };
 }
 
 /** Updates received for one execution, in order. */

@@ -81,7 +81,9 @@ export async function createExecutor(deps: {
       config.getOptionalNumber('infraControlPlane.local.timeoutGraceSeconds') ??
       5,
     baseEnv: runtimeBaseEnv(config),
-    runEnv: async (plan: ExecutionPlan) => {
+    runEnv: async (
+      plan: ExecutionPlan,
+    ): Promise<{ env: Record<string, string>; secretValues: string[] }> => {
       if (!plan.tools.some(t => t.name === 'catalog')) {
         return { env: {}, secretValues: [] };
       }

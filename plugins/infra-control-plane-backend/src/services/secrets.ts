@@ -57,3 +57,47 @@ export class SecretResolver {
     return values;
   }
 }
+
+/**
+ * The default {@link UserSecretResolver}: asks the product control plane,
+ * which stores user secrets encrypted, for the values of a run's secrets
+ * (`GET /api/product-control-plane/internal/executions/:id/secrets`, service
+ * auth; answered only to this plugin and only while the run is unfinished).
+ *
+ * @public
+ */
+export class ProductControlPlaneSecretResolver implements UserSecretResolver {
+  constructor(
+    private readonly deps: {
+      auth: import('@backstage/backend-plugin-api').AuthService;
+      discovery: import('@backstage/backend-plugin-api').DiscoveryService;
+      fetchFn?: typeof fetch;
+    },
+  ) {}
+
+  async resolve(
+    ref: SecretReference,
+    context: { executionId: string },
+  ): Promise<string | undefined> {
+    const { auth, discovery } = this.deps;
+    const baseUrl = await discovery.getBaseUrl('product-control-plane');
+    const { token } = await auth.getPluginRequestToken({
+      onBehalfOf: await auth.getOwnServiceCredentials(),
+      targetPluginId: 'product-control-plane',
+    });
+    const response = await (this.deps.fetchFn ?? fetch)(
+      `${baseUrl}/internal/executions/${encodeURIComponent(context.executionId)}/secrets`,
+      {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(10_000),
+      },
+    );
+    if (!response.ok) {
+      return undefined;
+    }
+    const body = (await response.json()) as {
+      secrets?: Array<{ name: string; value: string }>;
+    };
+    return body.secrets?.find(s => s.name === ref.name)?.value;
+  }
+}

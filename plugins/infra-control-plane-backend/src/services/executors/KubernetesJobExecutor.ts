@@ -45,6 +45,8 @@ export interface KubernetesJobExecutorOptions {
   backoffLimit?: number;
   deadlineGraceSeconds?: number;
   imagePullPolicy?: string;
+  /** Extra pod annotations per plan. */
+  podAnnotations?: (plan: ExecutionPlan) => Record<string, string>;
   /** Bytes of pod log read at the end of a run (default 1 MiB). */
   maxLogReadBytes?: number;
   /** Longest wait between retries of API calls and watches (default 5000 ms). */
@@ -85,6 +87,35 @@ export interface KubernetesApiCallCounts {
   informerList: number;
   /** watch requests of the shared informers (start + re-watches). */
   informerWatch: number;
+}
+
+/**
+ * The clusters of `infraControlPlane.kubernetes.clusters`, with their
+ * kubeconfig loaded (in-cluster ServiceAccount or a kubeconfig file).
+ *
+ * @public
+ */
+export function loadClusterTargets(config: Config): KubernetesClusterTarget[] {
+  const k8s = config.getOptionalConfig('infraControlPlane.kubernetes');
+  if (!k8s) return [];
+  return k8s.getConfigArray('clusters').map(c => {
+    const kc = new KubeConfig();
+    const provider = c.getOptionalString('authProvider') ?? 'kubeconfig';
+    if (provider === 'inCluster') {
+      kc.loadFromCluster();
+    } else {
+      const file = c.getOptionalString('kubeconfigPath');
+      if (file) kc.loadFromFile(file);
+      else kc.loadFromDefault();
+      const context = c.getOptionalString('context');
+      if (context) kc.setCurrentContext(context);
+    }
+    return {
+      name: c.getString('name'),
+      namespace: c.getString('namespace'),
+      kubeConfig: kc,
+    };
+  });
 }
 
 const SELECTOR = `${LABELS.managedBy}=${MANAGED_BY}`;
@@ -143,24 +174,7 @@ export class KubernetesJobExecutor implements AgentExecutor {
     deps: { logger: LoggerService; baseEnv?: Record<string, string> },
   ): KubernetesJobExecutor {
     const k8s = config.getConfig('infraControlPlane.kubernetes');
-    const clusters = k8s.getConfigArray('clusters').map(c => {
-      const kc = new KubeConfig();
-      const provider = c.getOptionalString('authProvider') ?? 'kubeconfig';
-      if (provider === 'inCluster') {
-        kc.loadFromCluster();
-      } else {
-        const file = c.getOptionalString('kubeconfigPath');
-        if (file) kc.loadFromFile(file);
-        else kc.loadFromDefault();
-        const context = c.getOptionalString('context');
-        if (context) kc.setCurrentContext(context);
-      }
-      return {
-        name: c.getString('name'),
-        namespace: c.getString('namespace'),
-        kubeConfig: kc,
-      };
-    });
+    const clusters = loadClusterTargets(config);
     if (clusters.length === 0) {
       throw new Error('infraControlPlane.kubernetes.clusters is empty');
     }
@@ -320,6 +334,7 @@ export class KubernetesJobExecutor implements AgentExecutor {
       backoffLimit: this.options.backoffLimit,
       deadlineGraceSeconds: this.options.deadlineGraceSeconds,
       imagePullPolicy: this.options.imagePullPolicy,
+      podAnnotations: this.options.podAnnotations?.(plan),
     });
     let delay = 250;
     for (let attempt = 1; ; attempt++) {

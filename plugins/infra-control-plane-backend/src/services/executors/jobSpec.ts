@@ -8,6 +8,7 @@ export const LABELS = {
   executionId: 'agentplatform.dev/execution-id',
   agent: 'agentplatform.dev/agent',
   egress: 'agentplatform.dev/egress',
+  platformApi: 'agentplatform.dev/platform-api',
   role: 'agentplatform.dev/role',
 } as const;
 /** @public */
@@ -83,6 +84,7 @@ export interface HardenedJobOptions {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   podLabels?: Record<string, string>;
+  podAnnotations?: Record<string, string>;
   volumes?: V1Volume[];
   volumeMounts?: V1VolumeMount[];
   imagePullPolicy?: string;
@@ -131,7 +133,7 @@ export function buildHardenedJob(o: HardenedJobOptions): V1Job {
       template: {
         metadata: {
           labels: { ...o.labels, ...o.podLabels },
-          annotations: o.annotations,
+          annotations: { ...o.annotations, ...o.podAnnotations },
         },
         spec: {
           restartPolicy: 'Never',
@@ -192,6 +194,8 @@ export interface AgentJobOptions {
   backoffLimit?: number;
   deadlineGraceSeconds?: number;
   imagePullPolicy?: string;
+  /** Extra pod annotations (e.g. for a service mesh, or the test cluster's fake kubelet). */
+  podAnnotations?: Record<string, string>;
 }
 
 /**
@@ -280,6 +284,9 @@ export function buildAgentJob(plan: ExecutionPlan, o: AgentJobOptions): V1Job {
     podLabels: {
       [LABELS.role]: 'agent-run',
       [LABELS.egress]: httpGranted ? 'allowed' : 'denied',
+      [LABELS.platformApi]: plan.tools.some(t => t.name === 'llm' || t.name === 'catalog')
+        ? 'allowed'
+        : 'denied',
     },
     annotations: {
       [ANNOTATIONS.executionId]: plan.executionId,
@@ -289,6 +296,7 @@ export function buildAgentJob(plan: ExecutionPlan, o: AgentJobOptions): V1Job {
       [ANNOTATIONS.requestedBy]: plan.requestedBy,
       [ANNOTATIONS.plan]: plan.plan,
     },
+    podAnnotations: o.podAnnotations,
     volumes,
     volumeMounts,
     failOnExitCodes: 'any-non-zero',

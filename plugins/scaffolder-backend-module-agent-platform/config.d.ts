@@ -1,0 +1,4 @@
+export interface Config {
+  /** Used by kubernetes:job:create: the clusters of infraControlPlane.kubernetes. */
+  infraControlPlane?: {};
+}
