@@ -27,12 +27,20 @@ backend.add(import('@backstage/plugin-scaffolder-backend'));
 backend.add(
   import('@backstage/plugin-scaffolder-backend-module-notifications'),
 );
+// agent:run and kubernetes:job:create.
+backend.add(
+  import('@internal/plugin-scaffolder-backend-module-agent-platform'),
+);
 
 // Permissions.
 backend.add(import('@backstage/plugin-permission-backend'));
 backend.add(
   import('@backstage/plugin-permission-backend-module-allow-all-policy'),
 );
+
+// Infra control plane: runs execution plans as local processes (default) or
+// hardened Kubernetes Jobs, keeps their logs and results.
+backend.add(import('@internal/plugin-infra-control-plane-backend'));
 
 // Search: Postgres engine when on PostgreSQL, in-memory otherwise.
 backend.add(import('@backstage/plugin-search-backend'));

@@ -4,7 +4,8 @@ import yaml from 'yaml';
 /** Examples of kubernetes:job:create. */
 export const examples: TemplateExample[] = [
   {
-    description: 'Build an agent image in-cluster with the platform's rootless builder image (it must run as non-root with a read-only root filesystem) and wait for it',
+    description:
+      'Build an agent image in-cluster with the platform rootless builder image (it must run as non-root with a read-only root filesystem) and wait for it',
     example: yaml.stringify({
       steps: [
         {

@@ -55,7 +55,9 @@ export function jobNameFor(executionId: string, attempt: number): string {
   const suffix = attempt > 1 ? `-a${attempt}` : '';
   const id = executionId.toLowerCase();
   const room = 52 - 'run-'.length - suffix.length;
-  if (/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(id) && id.length <= room) {
+  // Verbatim only when already a DNS label; otherwise a hash keeps ids that
+  // differ only in case or punctuation apart.
+  if (/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(executionId) && id.length <= room) {
     return `run-${id}${suffix}`;
   }
   const hash = shortHash(executionId, 12);
