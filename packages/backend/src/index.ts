@@ -31,6 +31,10 @@ backend.add(
 backend.add(
   import('@internal/plugin-scaffolder-backend-module-agent-platform'),
 );
+// publish:local: "New agent" publishes into a local folder the catalog reads.
+backend.add(
+  import('@internal/plugin-scaffolder-backend-module-local-publish'),
+);
 
 // Permissions.
 backend.add(import('@backstage/plugin-permission-backend'));
