@@ -162,7 +162,7 @@ export async function createRouter(
   router.get('/capacity', async (req, res) => {
     await httpAuth.credentials(req, { allow: ['service', 'user'] });
     const raw = req.query.agentRef;
-    const refs = (Array.isArray(raw) ? raw : raw ? [raw] : []).map(String);
+    const refs = ([] as unknown[]).concat(raw ?? []).map(String);
     res.json(await capacity.report(refs));
   });
 

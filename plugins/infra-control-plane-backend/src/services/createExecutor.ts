@@ -5,6 +5,7 @@ import {
   DiscoveryService,
   LoggerService,
   RootConfigService,
+  resolvePackagePath,
 } from '@backstage/backend-plugin-api';
 import { ExecutionPlan } from '@internal/plugin-agents-common';
 import { SecretResolver } from './secrets';
@@ -62,7 +63,10 @@ export async function createExecutor(deps: {
   }
   const runtimePath =
     config.getOptionalString('infraControlPlane.local.runtimePath') ??
-    findRuntimePath([process.cwd(), __dirname]);
+    findRuntimePath([
+      process.cwd(),
+      resolvePackagePath('@internal/plugin-infra-control-plane-backend'),
+    ]);
   if (!runtimePath) {
     logger.warn(
       'Agent runtime not found (packages/agent-runtime/bin/agent-runtime.js); set infraControlPlane.local.runtimePath',

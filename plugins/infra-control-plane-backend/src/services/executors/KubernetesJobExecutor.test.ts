@@ -110,13 +110,16 @@ describe('KubernetesJobExecutor against a real kube-apiserver (KWOK kubelets)', 
       expect(job.metadata!.annotations!['agentplatform.dev/requested-by']).toBe('user:default/ada');
 
       const logs = await store.readLogs(plan.executionId, 0, 100);
-      expect(logs.map(l => l.message)).toContain('hello from the pod');
+      // Live-streamed and final read together: every line exactly once.
+      expect(logs.filter(l => l.message === 'hello from the pod')).toHaveLength(1);
+      expect(logs.filter(l => l.message === 'result received')).toHaveLength(1);
       expect(plane.received.filter(u => u.executionId === plan.executionId).map(u => u.state)).toEqual(
         expect.arrayContaining(['dispatched', 'succeeded']),
       );
-      // Per run: one create and one log read; watching is shared.
+      // Per run: one create, at most a live log stream + one final log read; watching is shared.
       expect(plane.executor.apiCalls.create).toBe(1);
-      expect(plane.executor.apiCalls.log).toBe(1);
+      expect(plane.executor.apiCalls.log).toBeGreaterThanOrEqual(1);
+      expect(plane.executor.apiCalls.log).toBeLessThanOrEqual(2);
       expect(plane.executor.apiCalls.delete).toBe(0);
     } finally {
       await plane.stop();

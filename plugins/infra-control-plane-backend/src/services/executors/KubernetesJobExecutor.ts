@@ -6,12 +6,14 @@ import {
   CoreV1Api,
   Informer,
   KubeConfig,
+  Log,
   ObjectCache,
   V1Job,
   V1Pod,
   VersionApi,
   makeInformer,
 } from '@kubernetes/client-node';
+import { Writable } from 'node:stream';
 import { ExecutionRecord } from '../../database/ExecutionStore';
 import {
   AGENT_CONTAINER,
@@ -75,6 +77,8 @@ interface InFlight {
   running: boolean;
   finishing: boolean;
   cancelled: boolean;
+  /** Live log stream of the running pod, and the bytes it delivered. */
+  follow?: { controller?: AbortController; bytes: number; pod: string };
 }
 
 /** Counts of the API calls the executor made itself (not the shared watches). @public */
@@ -507,7 +511,11 @@ export class KubernetesJobExecutor implements AgentExecutor {
 
   private onPod(pod: V1Pod) {
     const run = this.runOf(pod);
-    if (!run || run.running || run.finishing) return;
+    if (!run || run.finishing) return;
+    if (pod.status?.phase === 'Running' && !run.follow && pod.metadata?.name) {
+      this.followLogs(run, pod.metadata.name);
+    }
+    if (run.running) return;
     if (pod.status?.phase === 'Running') {
       run.running = true;
       const at = pod.status.startTime
@@ -587,11 +595,47 @@ export class KubernetesJobExecutor implements AgentExecutor {
     return status?.state?.terminated?.exitCode;
   }
 
+  /** Streams the running pod's log live into the run's stored lines. */
+  private followLogs(run: InFlight, podName: string) {
+    const follow: NonNullable<InFlight['follow']> = { bytes: 0, pod: podName };
+    run.follow = follow;
+    const id = run.plan.executionId;
+    const sink = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        if (run.follow !== follow || run.finishing) {
+          callback();
+          return;
+        }
+        follow.bytes += chunk.length;
+        this.listener!.output(id, 'stdout', [chunk.toString('utf8')]).then(
+          () => callback(),
+          () => callback(),
+        );
+      },
+    });
+    this.apiCalls.log += 1;
+    new Log(run.cluster.target.kubeConfig)
+      .log(run.cluster.target.namespace, podName, AGENT_CONTAINER, sink, {
+        follow: true,
+        limitBytes: this.options.maxLogReadBytes ?? 1024 * 1024,
+      })
+      .then(
+        controller => {
+          follow.controller = controller;
+          if (run.finishing) controller.abort();
+        },
+        () => undefined, // the final read covers what the stream could not
+      );
+  }
+
   /** Reads the pod's log once (the runtime's events) and reports the end. */
   private finishWithLogs(run: InFlight, exit: ExecutorExit) {
     run.finishing = true;
     const id = run.plan.executionId;
     const pod = this.podOf(run);
+    const streamed =
+      run.follow && run.follow.pod === pod?.metadata?.name ? run.follow.bytes : 0;
+    run.follow?.controller?.abort();
     const read = async () => {
       if (!pod?.metadata?.name) {
         return;
@@ -604,8 +648,12 @@ export class KubernetesJobExecutor implements AgentExecutor {
           container: AGENT_CONTAINER,
           limitBytes: this.options.maxLogReadBytes ?? 1024 * 1024,
         });
-        if (text) {
-          await this.listener!.output(id, 'stdout', [text.endsWith('\n') ? text : `${text}\n`]);
+        // Logs are append-only: skip what the live stream already delivered.
+        const rest = Buffer.from(text ?? '', 'utf8').subarray(streamed).toString('utf8');
+        if (rest) {
+          await this.listener!.output(id, 'stdout', [rest.endsWith('\n') ? rest : `${rest}\n`]);
+        } else if (streamed) {
+          await this.listener!.output(id, 'stdout', ['\n']);
         }
       } catch (error: any) {
         await this.listener!.output(id, 'stderr', [

@@ -25,7 +25,8 @@ describe('jobNameFor', () => {
   it('keeps distinct ids distinct, also when they only differ in case or attempt', () => {
     expect(jobNameFor('Run-A', 1)).not.toBe(jobNameFor('run-a', 1));
     expect(jobNameFor('abc', 1)).not.toBe(jobNameFor('abc', 2));
-    expect(jobNameFor('x'.repeat(200) + 'a', 1)).not.toBe(jobNameFor('x'.repeat(200) + 'b', 1));
+    const long = 'x'.repeat(200);
+    expect(jobNameFor(`${long}a`, 1)).not.toBe(jobNameFor(`${long}b`, 1));
   });
 });
 
