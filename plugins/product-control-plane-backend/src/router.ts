@@ -1,0 +1,389 @@
+import {
+  HttpAuthService,
+  LoggerService,
+} from '@backstage/backend-plugin-api';
+import { InputError, NotAllowedError } from '@backstage/errors';
+import {
+  EXECUTION_TRANSITIONS,
+  ExecutionState,
+  INFRA_CONTROL_PLANE_PLUGIN_ID,
+  isTerminalExecutionState,
+} from '@internal/plugin-agents-common';
+import express, { Request } from 'express';
+import Router from 'express-promise-router';
+import { z } from 'zod';
+import { ExecutionRecord } from './database/ExecutionStore';
+import { ExecutionService, toView } from './services/ExecutionService';
+import { LayerClient } from './services/LayerClient';
+
+const STATES = Object.keys(EXECUTION_TRANSITIONS) as [
+  ExecutionState,
+  ...ExecutionState[],
+];
+
+const quantity = z.string().min(1).max(32);
+
+/** Body of `POST /executions`. */
+export const createExecutionSchema = z
+  .object({
+    agentRef: z.string().min(1),
+    input: z.record(z.string(), z.unknown()).default({}),
+    version: z.string().min(1).max(64).optional(),
+    plan: z.string().min(1).max(255).optional(),
+    mode: z.enum(['sync', 'async']).default('async'),
+    resources: z
+      .object({
+        cpu: quantity.optional(),
+        memory: quantity.optional(),
+        timeoutSeconds: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    idempotencyKey: z.string().min(1).max(255).optional(),
+  })
+  .strict();
+
+const updateSchema = z.object({
+  executionId: z.string().min(1),
+  attempt: z.number().int().positive(),
+  state: z.enum([
+    'dispatched',
+    'running',
+    'succeeded',
+    'failed',
+    'cancelled',
+    'timed_out',
+  ]),
+  at: z.string().datetime({ offset: true }),
+  exitReason: z.string().max(255).optional(),
+  exitCode: z.number().int().optional(),
+  message: z.string().max(10_000).optional(),
+  result: z.unknown().optional(),
+  computeSeconds: z.number().nonnegative().optional(),
+});
+
+const listSchema = z.object({
+  agentRef: z.string().min(1).optional(),
+  user: z.string().min(1).optional(),
+  state: z
+    .string()
+    .optional()
+    .transform(s => (s ? s.split(',') : undefined))
+    .pipe(z.array(z.enum(STATES)).optional()),
+  limit: z.coerce.number().int().min(1).max(200).default(20),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+const secretNameSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/,
+    'must be a secret name like OPENAI_API_KEY',
+  );
+const secretBodySchema = z.object({ value: z.string().min(1).max(65_536) }).strict();
+
+/** Parses with zod, answering 400 with every problem and its field. */
+function parse<T extends z.ZodTypeAny>(
+  schema: T,
+  value: unknown,
+  what: string,
+): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const problems = result.error.issues.map(
+      i => `${i.path.length ? i.path.join('.') : what}: ${i.message}`,
+    );
+    throw new InputError(`Invalid ${what}: ${problems.join('; ')}`);
+  }
+  return result.data;
+}
+
+/** Options of createRouter. */
+export interface RouterOptions {
+  executions: ExecutionService;
+  httpAuth: HttpAuthService;
+  layers: LayerClient;
+  logger: LoggerService;
+}
+
+/** The executions API (see openapi.yaml). */
+export async function createRouter(
+  options: RouterOptions,
+): Promise<express.Router> {
+  const { executions, httpAuth, layers } = options;
+  const router = Router();
+  router.use(express.json({ limit: '2mb' }));
+
+  const view = (r: ExecutionRecord) => toView(r);
+  const userCredentials = (req: Request) =>
+    httpAuth.credentials(req, { allow: ['user'] });
+
+  router.post('/executions', async (req, res) => {
+    const credentials = await userCredentials(req);
+    const body = parse(createExecutionSchema, req.body, 'request body');
+    const headerKey = req.header('idempotency-key');
+    if (headerKey && body.idempotencyKey && headerKey !== body.idempotencyKey) {
+      throw new InputError(
+        'Idempotency-Key header and body idempotencyKey differ',
+      );
+    }
+    const { record, created } = await executions.create(
+      {
+        ...body,
+        input: body.input as any,
+        idempotencyKey: body.idempotencyKey ?? headerKey,
+      },
+      credentials,
+    );
+    await respondCreated(res, record, created, body.mode);
+  });
+
+  async function respondCreated(
+    res: express.Response,
+    record: ExecutionRecord,
+    created: boolean,
+    mode: 'sync' | 'async',
+  ) {
+    if (!created) res.setHeader('Idempotent-Replay', 'true');
+    let current = record;
+    if (mode === 'sync' && !isTerminalExecutionState(current.state)) {
+      current = await executions.waitForTerminal(record.id);
+    }
+    res.setHeader('Location', `executions/${current.id}`);
+    res
+      .status(isTerminalExecutionState(current.state) ? 200 : 202)
+      .json(view(current));
+  }
+
+  router.get('/executions', async (req, res) => {
+    const credentials = await userCredentials(req);
+    const q = parse(listSchema, req.query, 'query');
+    const { items, totalCount } = await executions.list(
+      {
+        agentRef: q.agentRef,
+        userRef: q.user,
+        state: q.state,
+        limit: q.limit,
+        offset: q.offset,
+      },
+      credentials,
+    );
+    res.json({
+      items: items.map(view),
+      totalCount,
+      limit: q.limit,
+      offset: q.offset,
+    });
+  });
+
+  router.get('/executions/:id', async (req, res) => {
+    const credentials = await httpAuth.credentials(req);
+    res.json(view(await executions.get(req.params.id, credentials)));
+  });
+
+  router.get('/executions/:id/audit', async (req, res) => {
+    const credentials = await userCredentials(req);
+    res.json({ items: await executions.auditTrail(req.params.id, credentials) });
+  });
+
+  router.post('/executions/:id/cancel', async (req, res) => {
+    const credentials = await httpAuth.credentials(req);
+    const record = await executions.cancel(req.params.id, credentials);
+    res.status(isTerminalExecutionState(record.state) ? 200 : 202).json(view(record));
+  });
+
+  router.post('/executions/:id/retry', async (req, res) => {
+    const credentials = await userCredentials(req);
+    const body = parse(
+      z.object({ mode: z.enum(['sync', 'async']).default('async') }).strict(),
+      req.body ?? {},
+      'request body',
+    );
+    const { record, created } = await executions.retry(
+      req.params.id,
+      credentials,
+      { idempotencyKey: req.header('idempotency-key'), mode: body.mode },
+    );
+    await respondCreated(res, record, created, body.mode);
+  });
+
+  router.get('/executions/:id/logs', async (req, res) => {
+    const credentials = await userCredentials(req);
+    const record = await executions.get(req.params.id, credentials);
+    const response = await layers.fetch(
+      INFRA_CONTROL_PLANE_PLUGIN_ID,
+      `/executions/${encodeURIComponent(record.id)}/logs`,
+    );
+    if (response.status === 404) {
+      // Not dispatched yet (or already expired there): no lines.
+      res.json({ items: [] });
+      return;
+    }
+    res
+      .status(response.status)
+      .type(response.headers.get('content-type') ?? 'application/json')
+      .send(await response.text());
+  });
+
+  router.get('/executions/:id/events', async (req, res) => {
+    const credentials = await userCredentials(req);
+    const record = await executions.get(req.params.id, credentials);
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.flushHeaders?.();
+    const send = (event: string, data: unknown) => {
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      (res as any).flush?.();
+    };
+    let lastState = record.state;
+    let closed = false;
+    const abort = new AbortController();
+    send('state', view(record));
+
+    const onChange = (r: ExecutionRecord) => {
+      if (r.id !== record.id || closed) return;
+      lastState = r.state;
+      send('state', view(r));
+    };
+    executions.events.on('change', onChange);
+    // Changes applied by another instance reach us through this re-read.
+    const poll = setInterval(async () => {
+      try {
+        const r = await executions.get(record.id, credentials);
+        if (r.state !== lastState) onChange(r);
+      } catch {
+        /* deleted meanwhile */
+      }
+    }, 3000);
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15000);
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      abort.abort();
+      clearInterval(poll);
+      clearInterval(heartbeat);
+      executions.events.off('change', onChange);
+      res.end();
+    };
+    req.on('close', close);
+    relayLogs(record.id, abort.signal, send).catch(() => {});
+  });
+
+  /**
+   * Relays the infra plane's persisted and live log lines as `log` events:
+   * its `?follow=1` SSE stream when it offers one, else its JSON lines.
+   */
+  async function relayLogs(
+    id: string,
+    signal: AbortSignal,
+    send: (event: string, data: unknown) => void,
+  ) {
+    let seen = 0;
+    while (!signal.aborted) {
+      let response: Response;
+      try {
+        response = await layers.fetch(
+          INFRA_CONTROL_PLANE_PLUGIN_ID,
+          `/executions/${encodeURIComponent(id)}/logs?follow=1`,
+          { signal },
+        );
+      } catch {
+        if (signal.aborted) return;
+        await new Promise(r => setTimeout(r, 2000));
+        continue;
+      }
+      const type = response.headers.get('content-type') ?? '';
+      if (response.ok && type.includes('text/event-stream') && response.body) {
+        const decoder = new TextDecoder();
+        let buffer = '';
+        for await (const chunk of response.body as any) {
+          buffer += decoder.decode(chunk, { stream: true });
+          let index: number;
+          while ((index = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, index);
+            buffer = buffer.slice(index + 2);
+            const data = block
+              .split('\n')
+              .filter(l => l.startsWith('data:'))
+              .map(l => l.slice(5).trimStart())
+              .join('\n');
+            const eventName = /^event:\s*(.*)$/m.exec(block)?.[1];
+            if (!data || (eventName && eventName !== 'log' && eventName !== 'message')) continue;
+            try {
+              send('log', JSON.parse(data));
+            } catch {
+              send('log', { message: data });
+            }
+          }
+        }
+        return;
+      }
+      if (response.ok) {
+        const body = await response.json().catch(() => ({}));
+        const lines: unknown[] = Array.isArray(body)
+          ? body
+          : body.items ?? body.lines ?? [];
+        for (const line of lines.slice(seen)) send('log', line);
+        seen = Math.max(seen, lines.length);
+      }
+      const current = await executions.peek(id);
+      if (!current || isTerminalExecutionState(current.state)) {
+        if (response.ok || !current) return;
+      }
+      await new Promise(r => setTimeout(r, 2000));
+    }
+  }
+
+  // -- user secrets (values are write-only) -----------------------------------
+
+  router.get('/secrets/:agentRef', async (req, res) => {
+    const credentials = await userCredentials(req);
+    res.json(await executions.listSecretNames(credentials, req.params.agentRef));
+  });
+
+  router.put('/secrets/:agentRef/:name', async (req, res) => {
+    const credentials = await userCredentials(req);
+    const name = parse(secretNameSchema, req.params.name, 'secret name');
+    const { value } = parse(secretBodySchema, req.body, 'request body');
+    await executions.putUserSecret(credentials, req.params.agentRef, name, value);
+    res.status(204).end();
+  });
+
+  router.delete('/secrets/:agentRef/:name', async (req, res) => {
+    const credentials = await userCredentials(req);
+    await executions.deleteUserSecret(
+      credentials,
+      req.params.agentRef,
+      req.params.name,
+    );
+    res.status(204).end();
+  });
+
+  // -- internal: the infra control plane only ----------------------------------
+
+  router.post('/internal/executions/:id/updates', async (req, res) => {
+    await httpAuth.credentials(req, { allow: ['service'] });
+    const update = parse(updateSchema, req.body, 'execution update');
+    const { record, changed } = await executions.applyUpdate(
+      req.params.id,
+      update as any,
+    );
+    res.json({ state: record.state, changed });
+  });
+
+  router.get('/internal/executions/:id/secrets', async (req, res) => {
+    const credentials = await httpAuth.credentials(req, { allow: ['service'] });
+    if (credentials.principal.subject !== `plugin:${INFRA_CONTROL_PLANE_PLUGIN_ID}`) {
+      throw new NotAllowedError(
+        'Only the infra control plane may read run secrets',
+      );
+    }
+    res.json({ secrets: await executions.resolveSecrets(req.params.id) });
+  });
+
+  return router;
+}
