@@ -176,6 +176,8 @@ async function runLocal(agentDir, opts) {
     env.AGENT_TIMEOUT_SECONDS = String(spec.resources.timeoutSeconds);
   }
 
+  // This package runs unbundled (plain node, in images too), so __dirname is its real folder.
+  // eslint-disable-next-line no-restricted-syntax
   const child = spawn(process.execPath, [path.join(__dirname, '..', 'bin', 'agent-runtime.js'), 'run', absDir], {
     cwd: scratch,
     env,

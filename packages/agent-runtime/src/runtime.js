@@ -136,6 +136,8 @@ function provideSdk(agentDir) {
     // not resolvable from the agent: provide ours
   }
   const Module = require('node:module');
+  // This package runs unbundled (plain node, in images too), so __dirname is its real folder.
+  // eslint-disable-next-line no-restricted-syntax
   const ownIndex = path.join(__dirname, 'index.js');
   const original = Module._resolveFilename;
   Module._resolveFilename = function resolveFilename(request, ...rest) {
@@ -253,7 +255,9 @@ async function runAgent(agentDir, env = process.env) {
   function failFromError(e) {
     if (terminating) return fail('timeout', terminating);
     if (e instanceof RunFailure) return fail(e.code, e.message);
-    const code = e instanceof ToolDeniedError ? 'tool-denied' : e instanceof SecretMissingError ? 'secret-missing' : 'agent-error';
+    let code = 'agent-error';
+    if (e instanceof ToolDeniedError) code = 'tool-denied';
+    else if (e instanceof SecretMissingError) code = 'secret-missing';
     if (e && e.stack && code === 'agent-error') log('debug', e.stack);
     return fail(code, e && e.message !== undefined ? e.message : String(e));
   }
@@ -366,7 +370,7 @@ async function runAgent(agentDir, env = process.env) {
     }
 
     const returned = await agent.handler(input, ctx);
-    if (finished) return;
+    if (finished) return undefined;
     if (terminating) return fail('timeout', terminating);
     const result = returned === undefined ? null : returned;
     let serialized;
@@ -386,9 +390,9 @@ async function runAgent(agentDir, env = process.env) {
     if (validateOutput && !validateOutput(plain)) {
       throw new RunFailure('invalid-output', `the result does not match the output schema: ${describeSchemaErrors(validateOutput.errors)}`);
     }
-    finish('success', { type: 'result', result: plain });
+    return finish('success', { type: 'result', result: plain });
   } catch (e) {
-    failFromError(e);
+    return failFromError(e);
   }
 }
 

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AddressInfo } from 'node:net';
 
+// eslint-disable-next-line no-restricted-syntax
 export const RUNTIME_BIN = path.resolve(__dirname, '..', 'bin', 'agent-runtime.js');
 
 export interface RuntimeRun {

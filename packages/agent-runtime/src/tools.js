@@ -165,7 +165,9 @@ function createCatalogTool({ env, signal }) {
     // { kind: ['Component', 'Agent'], 'spec.lifecycle': 'production' } ->
     // filter=kind=Component,spec.lifecycle=production&filter=kind=Agent,...
     // (sets are ORed by separate `filter` params, keys ANDed within one).
-    const filters = Array.isArray(filter) ? filter : filter ? [filter] : [];
+    let filters = [];
+    if (Array.isArray(filter)) filters = filter;
+    else if (filter) filters = [filter];
     const params = [];
     for (const f of filters) {
       let combos = [[]];
