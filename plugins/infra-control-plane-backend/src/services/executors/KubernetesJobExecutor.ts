@@ -63,9 +63,11 @@ interface Cluster {
   jobs: Informer<V1Job> & ObjectCache<V1Job>;
   pods: Informer<V1Pod> & ObjectCache<V1Pod>;
   synced: boolean;
-  watching: boolean;
+  /** Informers whose list + watch are up. */
+  ok: Set<Informer<any>>;
+  restarting: Set<Informer<any>>;
+  errors: number;
   lastError?: string;
-  restartTimer?: NodeJS.Timeout;
   afterSync: Array<() => void>;
 }
 
@@ -229,7 +231,9 @@ export class KubernetesJobExecutor implements AgentExecutor {
       jobs,
       pods,
       synced: false,
-      watching: false,
+      ok: new Set(),
+      restarting: new Set(),
+      errors: 0,
       afterSync: [],
     };
     jobs.on('add', job => this.onJob(job, false));
@@ -242,31 +246,53 @@ export class KubernetesJobExecutor implements AgentExecutor {
         this.apiCalls.informerWatch += 1;
       });
       informer.on('error', (error: any) => {
-        cluster.watching = false;
+        cluster.errors += 1;
+        cluster.ok.delete(informer);
         cluster.lastError = String(error?.message ?? error);
         if (this.stopped) return;
         this.options.logger.warn('Kubernetes watch failed, restarting', {
           cluster: target.name,
           error: cluster.lastError,
         });
-        this.scheduleRestart(cluster, informer);
+        this.restartLater(cluster, informer);
       });
     }
     return cluster;
   }
 
-  private scheduleRestart(cluster: Cluster, informer: Informer<any>) {
-    setTimeout(() => {
+  /** Starts (or restarts) one informer; true when its list and watch came up. */
+  private async startInformer(
+    cluster: Cluster,
+    informer: Informer<any>,
+  ): Promise<boolean> {
+    const errorsBefore = cluster.errors;
+    try {
+      // ListWatch reports list failures through the error callback and
+      // resolves; a watch that cannot be opened rejects.
+      await informer.start();
+    } catch (error) {
+      cluster.errors += 1;
+      cluster.lastError = String((error as any)?.message ?? error);
+    }
+    if (cluster.errors !== errorsBefore) return false;
+    cluster.ok.add(informer);
+    if (cluster.ok.size === 2) this.markSynced(cluster);
+    return true;
+  }
+
+  private restartLater(cluster: Cluster, informer: Informer<any>) {
+    if (this.stopped || cluster.restarting.has(informer)) return;
+    cluster.restarting.add(informer);
+    setTimeout(async () => {
+      cluster.restarting.delete(informer);
       if (this.stopped) return;
-      informer.start().then(
-        () => this.markSynced(cluster),
-        () => undefined, // the error callback schedules the next try
-      );
+      if (!(await this.startInformer(cluster, informer))) {
+        this.restartLater(cluster, informer);
+      }
     }, Math.min(this.options.maxRetryDelayMs ?? 5000, 1000));
   }
 
   private markSynced(cluster: Cluster) {
-    cluster.watching = true;
     cluster.lastError = undefined;
     if (!cluster.synced) {
       cluster.synced = true;
@@ -284,13 +310,10 @@ export class KubernetesJobExecutor implements AgentExecutor {
     this.listener = listener;
     await Promise.all(
       this.clusters.map(async cluster => {
-        try {
-          await cluster.jobs.start();
-          await cluster.pods.start();
-          this.markSynced(cluster);
-        } catch (error) {
-          // The informer's error callback keeps retrying in the background.
-          cluster.lastError = String((error as any)?.message ?? error);
+        for (const informer of [cluster.jobs, cluster.pods]) {
+          if (!(await this.startInformer(cluster, informer))) {
+            this.restartLater(cluster, informer);
+          }
         }
       }),
     );
@@ -489,7 +512,7 @@ export class KubernetesJobExecutor implements AgentExecutor {
               throw new Error('timed out after 3s');
             }),
           ]);
-          return { ok: true, text: `${c.target.name}: reachable${c.watching ? '' : ' (watch reconnecting)'}` };
+          return { ok: true, text: `${c.target.name}: reachable${c.ok.size === 2 ? '' : ' (watch reconnecting)'}` };
         } catch (error: any) {
           return { ok: false, text: `${c.target.name}: unreachable (${error?.message ?? error})` };
         }
