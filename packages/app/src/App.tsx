@@ -17,6 +17,7 @@ import { apis } from './apis';
 import { entityPage } from './components/catalog/EntityPage';
 import { searchPage } from './components/search/SearchPage';
 import { Root } from './components/Root';
+import { MarketplacePage } from '@internal/plugin-marketplace';
 
 import {
   AlertDisplay,
@@ -64,6 +65,7 @@ const routes = (
       {entityPage}
     </Route>
     <Route path="/create" element={<ScaffolderPage />} />
+    <Route path="/marketplace" element={<MarketplacePage />} />
     <Route
       path="/catalog-import"
       element={

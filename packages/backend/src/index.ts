@@ -3,6 +3,7 @@
  * layers (see docs/architecture.md).
  */
 import { createBackend } from '@backstage/backend-defaults';
+import { catalogModuleAgentVisibility } from '@internal/plugin-marketplace-backend';
 
 const backend = createBackend();
 
@@ -11,7 +12,10 @@ backend.add(import('@backstage/plugin-proxy-backend'));
 
 // Auth: guest sign-in for the embedded, single-machine setup.
 backend.add(import('@backstage/plugin-auth-backend'));
-backend.add(import('@backstage/plugin-auth-backend-module-guest-provider'));
+// The guest provider, plus (development only, when
+// auth.providers.guest.devUserHeader is set) sign-in as another catalog user
+// named by a request header, for multi-user e2e tests.
+backend.add(import('@internal/plugin-auth-backend-module-dev-user-provider'));
 
 // Catalog, with the Agent kind and a view of entities that failed processing.
 backend.add(import('@backstage/plugin-catalog-backend'));
@@ -21,6 +25,8 @@ backend.add(
 backend.add(import('@backstage/plugin-catalog-backend-module-logs'));
 backend.add(import('@backstage/plugin-catalog-backend-module-unprocessed'));
 backend.add(import('@internal/plugin-catalog-backend-module-agents'));
+// Hides private Agents from non-members (rule used by the permission policy).
+backend.add(catalogModuleAgentVisibility);
 
 // Scaffolder (software templates, e.g. "New agent").
 backend.add(import('@backstage/plugin-scaffolder-backend'));
@@ -39,8 +45,11 @@ backend.add(
 // Permissions.
 backend.add(import('@backstage/plugin-permission-backend'));
 backend.add(
-  import('@backstage/plugin-permission-backend-module-allow-all-policy'),
+  import('@internal/plugin-permission-backend-module-agent-platform'),
 );
+
+// Marketplace: discovery, visibility, plans, entitlements, usage.
+backend.add(import('@internal/plugin-marketplace-backend'));
 
 // Infra control plane: runs execution plans as local processes (default) or
 // hardened Kubernetes Jobs, keeps their logs and results.

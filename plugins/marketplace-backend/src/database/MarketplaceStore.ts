@@ -189,10 +189,16 @@ export class MarketplaceStore {
       .as('s');
   }
 
-  private baseListingQuery(now: Date) {
-    return this.db('listings as l')
-      .leftJoin('visibility_overrides as o', 'o.agent_ref', 'l.agent_ref')
-      .leftJoin(this.statsSubquery(new Date(now.getTime() - 30 * DAY_MS)), 's.agent_ref', 'l.agent_ref');
+  private baseListingQuery(now: Date, withStats = true) {
+    const qb = this.db('listings as l').leftJoin(
+      'visibility_overrides as o',
+      'o.agent_ref',
+      'l.agent_ref',
+    );
+    if (withStats) {
+      qb.leftJoin(this.statsSubquery(new Date(now.getTime() - 30 * DAY_MS)), 's.agent_ref', 'l.agent_ref');
+    }
+    return qb;
   }
 
   /** Restricts a listing query to what the viewer may see. */
@@ -249,14 +255,12 @@ export class MarketplaceStore {
     });
   }
 
-  /** Server-side discovery: filter, sort and page in SQL. */
-  async searchListings(
+  private applyFilters(
+    qb: Knex.QueryBuilder,
     query: ListingSearchQuery,
     viewer: Viewer,
     availability: AvailabilityContext,
-    now = new Date(),
-  ): Promise<{ items: ListingRecord[]; totalCount: number }> {
-    const qb = this.baseListingQuery(now);
+  ) {
     this.applyVisibility(qb, viewer);
     for (const term of (query.q ?? '').toLocaleLowerCase('en-US').split(/\s+/).filter(Boolean)) {
       qb.where('l.search_text', 'like', `%${term.replace(/[%_\\]/g, '')}%`);
@@ -276,10 +280,26 @@ export class MarketplaceStore {
     if (query.availability?.length) {
       this.applyAvailability(qb, query.availability, availability);
     }
+  }
 
-    const countRow = await qb.clone().clearSelect().count({ count: '*' }).first();
+  /** Server-side discovery: filter, sort and page in SQL. */
+  async searchListings(
+    query: ListingSearchQuery,
+    viewer: Viewer,
+    availability: AvailabilityContext,
+    now = new Date(),
+  ): Promise<{ items: ListingRecord[]; totalCount: number }> {
+    const filtered = (withStats: boolean) => {
+      const qb = this.baseListingQuery(now, withStats);
+      this.applyFilters(qb, query, viewer, availability);
+      return qb;
+    };
+    const countRow = await filtered(false).count({ count: '*' }).first();
     const totalCount = Number(countRow?.count ?? 0);
-
+    // Only the popularity and success-rate sorts need the usage statistics of
+    // every match; the other sorts fetch the page, then the page's statistics.
+    const statsSort = query.sort === 'popularity' || query.sort === 'successRate';
+    const qb = filtered(statsSort);
     switch (query.sort) {
       case 'popularity':
         qb.orderByRaw('coalesce(s.runs, 0) desc');
@@ -295,9 +315,16 @@ export class MarketplaceStore {
     }
     qb.orderBy('l.agent_ref', 'asc');
     const rows = await qb
-      .select('l.*', 'o.visibility as override_visibility', 's.runs', 's.succeeded', 's.judged')
+      .select('l.*', 'o.visibility as override_visibility', ...(statsSort ? ['s.runs', 's.succeeded', 's.judged'] : []))
       .offset((query.page - 1) * query.pageSize)
       .limit(query.pageSize);
+    if (!statsSort && rows.length) {
+      const stats = await this.db
+        .from(this.statsSubquery(new Date(now.getTime() - 30 * DAY_MS)))
+        .whereIn('s.agent_ref', rows.map(r => r.agent_ref));
+      const byRef = new Map(stats.map((st: any) => [st.agent_ref, st]));
+      for (const row of rows) Object.assign(row, byRef.get(row.agent_ref) ?? {});
+    }
     return { items: rows.map(toListingRecord), totalCount };
   }
 

@@ -166,6 +166,7 @@ export class MarketplaceService {
       typicalDurationSeconds: median(durations),
       myEntitlements,
       isOwner: viewer.type === 'user' && viewer.claims.includes(listing.ownerRef),
+      entity: listing.entity,
     };
   }
 

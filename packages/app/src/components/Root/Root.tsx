@@ -3,6 +3,7 @@ import { makeStyles } from '@material-ui/core';
 import HomeIcon from '@material-ui/icons/Home';
 import ErrorOutlineIcon from '@material-ui/icons/ErrorOutline';
 import CreateComponentIcon from '@material-ui/icons/AddCircleOutline';
+import StorefrontIcon from '@material-ui/icons/Storefront';
 import LogoFull from './LogoFull';
 import LogoIcon from './LogoIcon';
 import {
@@ -67,6 +68,7 @@ export const Root = ({ children }: PropsWithChildren<{}>) => (
       <SidebarGroup label="Menu" icon={<MenuIcon />}>
         {/* Global nav, not org-specific */}
         <SidebarItem icon={HomeIcon} to="catalog" text="Catalog" />
+        <SidebarItem icon={StorefrontIcon} to="marketplace" text="Marketplace" />
         <MyGroupsSidebarItem
           singularTitle="My Group"
           pluralTitle="My Groups"

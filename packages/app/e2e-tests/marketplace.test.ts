@@ -1,0 +1,65 @@
+import { Browser, expect, Page, test } from '@playwright/test';
+
+/**
+ * Signs in as a catalog user: the development-only guest provider module
+ * (plugins/auth-backend-module-dev-user-provider, enabled in
+ * app-config.e2e.yaml) reads this header on the sign-in refresh call.
+ */
+async function signInAs(browser: Browser, user: string): Promise<Page> {
+  const context = await browser.newContext({
+    extraHTTPHeaders: { 'x-agent-platform-dev-user': user },
+  });
+  const page = await context.newPage();
+  await page.goto('/');
+  await page.getByRole('button', { name: 'Enter' }).click();
+  await expect(page.getByText('Agent Platform Catalog')).toBeVisible();
+  return page;
+}
+
+async function searchMarketplace(page: Page, text: string) {
+  await page.getByRole('link', { name: 'Marketplace' }).click();
+  await expect(page.getByRole('heading', { name: 'Marketplace' })).toBeVisible();
+  await page.getByLabel('Search agents').fill(text);
+}
+
+test('a user finds an agent, acquires its free plan and sees it under My agents; another user does not see a private agent', async ({
+  browser,
+}) => {
+  const ada = await signInAs(browser, 'ada');
+  // The listing index is synced from the catalog shortly after start-up.
+  await expect(async () => {
+    await ada.goto('/marketplace');
+    await ada.getByLabel('Search agents').fill('summar');
+    await expect(ada.getByRole('link', { name: 'Text Summarizer' })).toBeVisible({ timeout: 3000 });
+  }).toPass({ timeout: 60_000 });
+  await expect(ada.getByRole('link', { name: 'Slow Counter' })).toHaveCount(0);
+
+  await ada.getByRole('link', { name: 'Text Summarizer' }).click();
+  await expect(ada.getByText('agent:default/summarizer')).toBeVisible();
+  await expect(ada.getByText('$0.02 per run')).toBeVisible();
+  await expect(ada.getByText('How many sentences to keep', { exact: false })).toBeVisible();
+  await ada.getByRole('button', { name: 'Acquire Free' }).click();
+  await expect(ada.getByText('Your plan')).toBeVisible();
+  await expect(ada.getByRole('link', { name: 'Run' })).toHaveAttribute('href', '/catalog/default/agent/summarizer/runs');
+
+  await ada.getByRole('tab', { name: 'My agents' }).click();
+  await expect(ada.getByRole('link', { name: 'Text Summarizer' })).toBeVisible();
+  await expect(ada.getByText('0 / 20')).toBeVisible();
+  await ada.screenshot({ path: 'node_modules/.cache/e2e-marketplace-my-agents.png', fullPage: true });
+
+  // ada (ml-team) owns the private LLM Assistant and sees it.
+  await searchMarketplace(ada, 'llm');
+  await expect(ada.getByRole('link', { name: 'LLM Assistant' })).toBeVisible();
+
+  // grace (data-team) is neither owner nor in allowedGroups.
+  const grace = await signInAs(browser, 'grace');
+  await searchMarketplace(grace, 'llm');
+  await expect(grace.getByText('No agents match.')).toBeVisible();
+  await expect(grace.getByRole('link', { name: 'LLM Assistant' })).toHaveCount(0);
+  await grace.screenshot({ path: 'node_modules/.cache/e2e-marketplace-grace.png', fullPage: true });
+  // ...nor in the catalog.
+  await grace.goto('/catalog');
+  await grace.getByRole('menuitem', { name: /^All/ }).click();
+  await expect(grace.getByRole('link', { name: 'Text Summarizer' })).toBeVisible();
+  await expect(grace.getByRole('link', { name: 'LLM Assistant' })).toHaveCount(0);
+});

@@ -1,0 +1,2 @@
+export * from './MarketplaceApi';
+export * from './types';

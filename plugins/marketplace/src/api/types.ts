@@ -1,0 +1,83 @@
+import { AgentPlan, AgentVisibility } from '@internal/plugin-agents-common';
+import { Entity } from '@backstage/catalog-model';
+
+/** @public */
+export type Availability = 'available' | 'degraded' | 'unavailable' | 'preview' | 'unknown';
+
+/** @public */
+export interface PlanView extends AgentPlan {
+  priceText: string;
+  limitsText: string;
+}
+
+/** @public */
+export interface ListingSummary {
+  agentRef: string;
+  namespace: string;
+  name: string;
+  title: string;
+  description: string;
+  owner: string;
+  tags: string[];
+  version: string;
+  lifecycle: string;
+  visibility: AgentVisibility;
+  pricingModels: string[];
+  plans: PlanView[];
+  availability: Availability;
+  runs30d: number;
+  successRate: number | null;
+}
+
+/** @public */
+export interface Entitlement {
+  id: string;
+  holderRef: string;
+  agentRef: string;
+  plan: string;
+  status: 'active' | 'cancelled' | 'revoked';
+  expiresAt: string | null;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** @public */
+export interface ListingDetail extends ListingSummary {
+  currency: string;
+  versions: string[];
+  runnable: boolean;
+  typicalDurationSeconds: number | null;
+  myEntitlements: Entitlement[];
+  isOwner: boolean;
+  entity: Entity;
+}
+
+/** @public */
+export interface ListAgentsRequest {
+  q?: string;
+  tags?: string[];
+  owner?: string;
+  pricing?: string[];
+  visibility?: string[];
+  availability?: string[];
+  sort?: 'name' | 'popularity' | 'successRate' | 'newest';
+  page?: number;
+  pageSize?: number;
+}
+
+/** @public */
+export interface MyEntitlement extends Entitlement {
+  expired: boolean;
+  agentTitle: string;
+  plans: PlanView[];
+  planDetails: PlanView | null;
+  usage: { periodStart: string; runs: number; runsToday: number; computeSeconds: number; cost: number };
+}
+
+/** @public */
+export interface PublishedListing extends ListingSummary {
+  catalogVisibility: AgentVisibility;
+  allowedGroups: string[];
+  entitlements: Entitlement[];
+}

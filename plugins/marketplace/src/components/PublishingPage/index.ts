@@ -1,0 +1,1 @@
+export { PublishingPage } from './PublishingPage';
