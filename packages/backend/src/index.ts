@@ -55,6 +55,9 @@ backend.add(import('@internal/plugin-marketplace-backend'));
 // hardened Kubernetes Jobs, keeps their logs and results.
 backend.add(import('@internal/plugin-infra-control-plane-backend'));
 
+// Product control plane: validated, policy-checked executions and their record.
+backend.add(import('@internal/plugin-product-control-plane-backend'));
+
 // Search: Postgres engine when on PostgreSQL, in-memory otherwise.
 backend.add(import('@backstage/plugin-search-backend'));
 backend.add(import('@backstage/plugin-search-backend-module-pg'));

@@ -30,7 +30,9 @@ export function registerActions(options: {
           query: z
             .string()
             .optional()
-            .describe('Only agents whose name, title or description contains this text'),
+            .describe(
+              'Only agents whose name, title or description contains this text',
+            ),
         }),
       output: z =>
         z.object({
@@ -85,7 +87,10 @@ export function registerActions(options: {
         z.object({
           agentRef: z.string().describe('e.g. agent:default/summarizer'),
           input: z.record(z.string(), z.unknown()).default({}),
-          version: z.string().optional().describe('Exact version or semver range; latest when omitted'),
+          version: z
+            .string()
+            .optional()
+            .describe('Exact version or semver range; latest when omitted'),
           plan: z.string().optional(),
           mode: z.enum(['sync', 'async']).default('async'),
           idempotencyKey: z.string().optional(),

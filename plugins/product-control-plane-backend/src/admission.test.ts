@@ -36,7 +36,11 @@ describe('admission under concurrent requests', () => {
       fakes.entitle = req => {
         const answer = entitle(req);
         return answer.allowed
-          ? { ...answer, holderRef: 'group:default/team-a', entitlementId: 'ent-team-a' }
+          ? {
+              ...answer,
+              holderRef: 'group:default/team-a',
+              entitlementId: 'ent-team-a',
+            }
           : answer;
       };
       const { server } = await startPlugin({ knex, entities, fakes });
@@ -63,7 +67,10 @@ describe('admission under concurrent requests', () => {
             request(server)
               .post(`${API}/executions`)
               .set('authorization', userHeader(`member-${i % 10}`))
-              .send({ agentRef: 'agent:default/hot', input: { text: `request ${i}` } })
+              .send({
+                agentRef: 'agent:default/hot',
+                input: { text: `request ${i}` },
+              })
               .then(res => ({ i, res })),
           ),
         );
@@ -94,8 +101,12 @@ describe('admission under concurrent requests', () => {
         expect(await activeInDb()).toBe(wave.length);
         admitted.push(...wave);
         for (const id of wave) {
-          expect((await postUpdate(server, id, { state: 'running' })).status).toBe(200);
-          expect((await postUpdate(server, id, { state: 'succeeded' })).status).toBe(200);
+          expect(
+            (await postUpdate(server, id, { state: 'running' })).status,
+          ).toBe(200);
+          expect(
+            (await postUpdate(server, id, { state: 'succeeded' })).status,
+          ).toBe(200);
         }
         pending = next;
       }
@@ -110,7 +121,9 @@ describe('admission under concurrent requests', () => {
         .count({ n: '*' });
       expect(Number(n)).toBe(QUOTA);
       // Every admitted run has its audit trail and exactly one dispatch row.
-      const [{ events }] = await knex('pcp_execution_events').count({ events: '*' });
+      const [{ events }] = await knex('pcp_execution_events').count({
+        events: '*',
+      });
       expect(Number(events)).toBeGreaterThanOrEqual(QUOTA * 3);
       const [{ dispatches }] = await knex('pcp_outbox')
         .where({ kind: 'dispatch' })

@@ -56,13 +56,21 @@ export const productControlPlanePlugin = createBackendPlugin({
           logger.warn(
             'productControlPlane.userSecrets.encryptionKey is not set; user secrets are encrypted with a key kept in the plugin database',
           );
-          key = await store.getOrCreateKey('user-secrets', SecretCipher.generateKey);
+          key = await store.getOrCreateKey(
+            'user-secrets',
+            SecretCipher.generateKey,
+          );
         }
 
         deps.permissionsRegistry.addPermissions(agentPlatformPermissions);
 
         let executions: ExecutionService;
-        const dispatcher = new Dispatcher(store, layers, () => executions, logger);
+        const dispatcher = new Dispatcher(
+          store,
+          layers,
+          () => executions,
+          logger,
+        );
         executions = new ExecutionService({
           store,
           policy,
@@ -75,10 +83,14 @@ export const productControlPlanePlugin = createBackendPlugin({
           logger,
           cipher: new SecretCipher(key),
           platformSecrets:
-            (pcp?.getOptionalConfig('secrets')?.get() as Record<string, string>) ??
-            {},
-          maxResultBytes: pcp?.getOptionalNumber('maxResultBytes') ?? 1024 * 1024,
-          syncMaxWaitSeconds: pcp?.getOptionalNumber('sync.maxWaitSeconds') ?? 30,
+            (pcp?.getOptionalConfig('secrets')?.get() as Record<
+              string,
+              string
+            >) ?? {},
+          maxResultBytes:
+            pcp?.getOptionalNumber('maxResultBytes') ?? 1024 * 1024,
+          syncMaxWaitSeconds:
+            pcp?.getOptionalNumber('sync.maxWaitSeconds') ?? 30,
           onOutbox: () => dispatcher.trigger(),
         });
 

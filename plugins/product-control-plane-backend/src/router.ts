@@ -1,7 +1,4 @@
-import {
-  HttpAuthService,
-  LoggerService,
-} from '@backstage/backend-plugin-api';
+import { HttpAuthService, LoggerService } from '@backstage/backend-plugin-api';
 import { InputError, NotAllowedError } from '@backstage/errors';
 import {
   EXECUTION_TRANSITIONS,
@@ -80,7 +77,9 @@ const secretNameSchema = z
     /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/,
     'must be a secret name like OPENAI_API_KEY',
   );
-const secretBodySchema = z.object({ value: z.string().min(1).max(65_536) }).strict();
+const secretBodySchema = z
+  .object({ value: z.string().min(1).max(65_536) })
+  .strict();
 
 /** Parses with zod, answering 400 with every problem and its field. */
 function parse<T extends z.ZodTypeAny>(
@@ -183,13 +182,17 @@ export async function createRouter(
 
   router.get('/executions/:id/audit', async (req, res) => {
     const credentials = await userCredentials(req);
-    res.json({ items: await executions.auditTrail(req.params.id, credentials) });
+    res.json({
+      items: await executions.auditTrail(req.params.id, credentials),
+    });
   });
 
   router.post('/executions/:id/cancel', async (req, res) => {
     const credentials = await httpAuth.credentials(req);
     const record = await executions.cancel(req.params.id, credentials);
-    res.status(isTerminalExecutionState(record.state) ? 200 : 202).json(view(record));
+    res
+      .status(isTerminalExecutionState(record.state) ? 200 : 202)
+      .json(view(record));
   });
 
   router.post('/executions/:id/retry', async (req, res) => {
@@ -312,7 +315,11 @@ export async function createRouter(
               .map(l => l.slice(5).trimStart())
               .join('\n');
             const eventName = /^event:\s*(.*)$/m.exec(block)?.[1];
-            if (!data || (eventName && eventName !== 'log' && eventName !== 'message')) continue;
+            if (
+              !data ||
+              (eventName && eventName !== 'log' && eventName !== 'message')
+            )
+              continue;
             try {
               send('log', JSON.parse(data));
             } catch {
@@ -342,14 +349,21 @@ export async function createRouter(
 
   router.get('/secrets/:agentRef', async (req, res) => {
     const credentials = await userCredentials(req);
-    res.json(await executions.listSecretNames(credentials, req.params.agentRef));
+    res.json(
+      await executions.listSecretNames(credentials, req.params.agentRef),
+    );
   });
 
   router.put('/secrets/:agentRef/:name', async (req, res) => {
     const credentials = await userCredentials(req);
     const name = parse(secretNameSchema, req.params.name, 'secret name');
     const { value } = parse(secretBodySchema, req.body, 'request body');
-    await executions.putUserSecret(credentials, req.params.agentRef, name, value);
+    await executions.putUserSecret(
+      credentials,
+      req.params.agentRef,
+      name,
+      value,
+    );
     res.status(204).end();
   });
 
@@ -377,7 +391,10 @@ export async function createRouter(
 
   router.get('/internal/executions/:id/secrets', async (req, res) => {
     const credentials = await httpAuth.credentials(req, { allow: ['service'] });
-    if (credentials.principal.subject !== `plugin:${INFRA_CONTROL_PLANE_PLUGIN_ID}`) {
+    if (
+      credentials.principal.subject !==
+      `plugin:${INFRA_CONTROL_PLANE_PLUGIN_ID}`
+    ) {
       throw new NotAllowedError(
         'Only the infra control plane may read run secrets',
       );

@@ -47,7 +47,10 @@ export function agent(
       owner: 'group:default/agent-owners',
       lifecycle: 'production',
       version: '1.2.0',
-      runtime: { image: `registry.example.com/${name}:1.2.0`, entrypoint: 'index.js' },
+      runtime: {
+        image: `registry.example.com/${name}:1.2.0`,
+        entrypoint: 'index.js',
+      },
       input: {
         type: 'object',
         required: ['text'],
@@ -98,7 +101,11 @@ export function createFakes(entities: Entity[]): Fakes {
       const plans = e?.spec.marketplace?.plans ?? [];
       const plan = req.plan ? plans.find(p => p.name === req.plan) : plans[0];
       if (!plan) {
-        return { allowed: false, code: 'plan-not-found', reason: `No plan ${req.plan}` };
+        return {
+          allowed: false,
+          code: 'plan-not-found',
+          reason: `No plan ${req.plan}`,
+        };
       }
       return {
         allowed: true,
@@ -117,7 +124,10 @@ function fakeMarketplace(fakes: Fakes) {
     pluginId: 'marketplace',
     register(env) {
       env.registerInit({
-        deps: { httpRouter: coreServices.httpRouter, httpAuth: coreServices.httpAuth },
+        deps: {
+          httpRouter: coreServices.httpRouter,
+          httpAuth: coreServices.httpAuth,
+        },
         async init({ httpRouter, httpAuth }) {
           const router = express.Router();
           router.use(express.json());
@@ -128,7 +138,9 @@ function fakeMarketplace(fakes: Fakes) {
           });
           router.post('/usage', async (req, res) => {
             await httpAuth.credentials(req, { allow: ['service'] });
-            if (!fakes.usage.some(u => u.executionId === req.body.executionId)) {
+            if (
+              !fakes.usage.some(u => u.executionId === req.body.executionId)
+            ) {
               fakes.usage.push(req.body);
             }
             res.status(202).json({});
@@ -146,17 +158,24 @@ function fakeInfra(fakes: Fakes) {
     pluginId: 'infra-control-plane',
     register(env) {
       env.registerInit({
-        deps: { httpRouter: coreServices.httpRouter, httpAuth: coreServices.httpAuth },
+        deps: {
+          httpRouter: coreServices.httpRouter,
+          httpAuth: coreServices.httpAuth,
+        },
         async init({ httpRouter, httpAuth }) {
           const router = express.Router();
           router.use(express.json());
           router.post('/executions', async (req, res) => {
             await httpAuth.credentials(req, { allow: ['service'] });
             if (fakes.infraStatus >= 300) {
-              res.status(fakes.infraStatus).json({ error: { message: 'infra says no' } });
+              res
+                .status(fakes.infraStatus)
+                .json({ error: { message: 'infra says no' } });
               return;
             }
-            if (!fakes.plans.some(p => p.executionId === req.body.executionId)) {
+            if (
+              !fakes.plans.some(p => p.executionId === req.body.executionId)
+            ) {
               fakes.plans.push(req.body);
             }
             res.status(202).json({ executionId: req.body.executionId });
@@ -189,7 +208,7 @@ export async function startPlugin(options: {
   config?: Record<string, unknown>;
   fakes?: Fakes;
   permissions?: 'allow' | 'deny';
-}) {
+}): Promise<{ server: any; fakes: Fakes; knex: Knex }> {
   const fakes = options.fakes ?? createFakes(options.entities);
   const { server } = await startTestBackend({
     features: [
@@ -234,7 +253,12 @@ export function postUpdate(
   return request(server)
     .post(`/api/product-control-plane/internal/executions/${id}/updates`)
     .set('authorization', infraHeader())
-    .send({ executionId: id, attempt: 1, at: new Date().toISOString(), ...update });
+    .send({
+      executionId: id,
+      attempt: 1,
+      at: new Date().toISOString(),
+      ...update,
+    });
 }
 
 export async function eventually<T>(

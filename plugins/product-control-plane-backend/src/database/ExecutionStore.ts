@@ -21,7 +21,11 @@ const migrationsDir = resolvePackagePath(
 );
 
 /** States that hold a concurrency slot. */
-export const ACTIVE_STATES: ExecutionState[] = ['queued', 'dispatched', 'running'];
+export const ACTIVE_STATES: ExecutionState[] = [
+  'queued',
+  'dispatched',
+  'running',
+];
 
 /** One execution as stored (and, minus secret refs, as the API returns it). */
 export interface ExecutionRecord {
@@ -491,11 +495,7 @@ export class ExecutionStore {
     });
   }
 
-  async setCancelRequested(
-    id: string,
-    by: string,
-    at: string,
-  ): Promise<void> {
+  async setCancelRequested(id: string, by: string, at: string): Promise<void> {
     await this.knex.transaction(async trx => {
       await trx('pcp_executions')
         .where('id', id)
@@ -513,7 +513,9 @@ export class ExecutionStore {
     const candidates = await this.knex('pcp_outbox')
       .whereNull('delivered_at')
       .where('next_attempt_at', '<=', nowIso)
-      .where(q => q.whereNull('lease_until').orWhere('lease_until', '<', nowIso))
+      .where(q =>
+        q.whereNull('lease_until').orWhere('lease_until', '<', nowIso),
+      )
       .orderBy('id')
       .limit(limit);
     const claimed: OutboxItem[] = [];
@@ -565,10 +567,15 @@ export class ExecutionStore {
     await this.knex('pcp_outbox')
       .where({ execution_id: executionId, kind })
       .whereNull('delivered_at')
-      .update({ delivered_at: new Date().toISOString(), last_error: 'discarded' });
+      .update({
+        delivered_at: new Date().toISOString(),
+        last_error: 'discarded',
+      });
   }
 
-  async pendingOutbox(executionId?: string): Promise<
+  async pendingOutbox(
+    executionId?: string,
+  ): Promise<
     Array<{ kind: OutboxKind; attempts: number; lastError?: string }>
   > {
     const query = this.knex('pcp_outbox').whereNull('delivered_at');
@@ -608,7 +615,10 @@ export class ExecutionStore {
       'agent_ref',
       agentRef,
     );
-    return rows.map(r => ({ version: r.version, spec: JSON.parse(r.spec_json) }));
+    return rows.map(r => ({
+      version: r.version,
+      spec: JSON.parse(r.spec_json),
+    }));
   }
 
   // -- user secrets -----------------------------------------------------------
@@ -683,7 +693,9 @@ export class ExecutionStore {
       for (let i = 0; i < ids.length; i += 500) {
         const chunk = ids.slice(i, i + 500);
         await trx('pcp_outbox').whereIn('execution_id', chunk).delete();
-        await trx('pcp_execution_events').whereIn('execution_id', chunk).delete();
+        await trx('pcp_execution_events')
+          .whereIn('execution_id', chunk)
+          .delete();
         await trx('pcp_executions').whereIn('id', chunk).delete();
       }
       return ids.length;

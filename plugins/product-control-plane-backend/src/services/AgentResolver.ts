@@ -151,8 +151,7 @@ export class AgentResolver {
 
 /** The folder of a `file:` catalog location: where the agent's code lives. */
 export function codeDirOf(entity: AgentEntity): string | undefined {
-  const location =
-    entity.metadata.annotations?.[ANNOTATION_LOCATION];
+  const location = entity.metadata.annotations?.[ANNOTATION_LOCATION];
   if (!location) return undefined;
   try {
     const { type, target } = parseLocationRef(location);

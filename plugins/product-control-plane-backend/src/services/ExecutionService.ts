@@ -185,7 +185,9 @@ export class ExecutionService {
     );
     if (decision.result !== AuthorizeResult.ALLOW) {
       throw new NotAllowedError(
-        `Not allowed: ${permission.name}${resourceRef ? ` on ${resourceRef}` : ''}`,
+        `Not allowed: ${permission.name}${
+          resourceRef ? ` on ${resourceRef}` : ''
+        }`,
       );
     }
   }
@@ -544,7 +546,11 @@ export class ExecutionService {
         const bytes = Buffer.byteLength(JSON.stringify(update.result));
         if (bytes > this.o.maxResultBytes) {
           patch.resultTruncated = true;
-          patch.message = `${update.message ? `${update.message}; ` : ''}result of ${bytes} bytes exceeds the ${this.o.maxResultBytes} byte limit and was not kept`;
+          patch.message = `${
+            update.message ? `${update.message}; ` : ''
+          }result of ${bytes} bytes exceeds the ${
+            this.o.maxResultBytes
+          } byte limit and was not kept`;
         } else {
           patch.result = update.result;
         }
@@ -565,7 +571,10 @@ export class ExecutionService {
     to: ExecutionState,
     actor: string,
     patch: ExecutionPatch,
-    outbox: Array<{ kind: 'cancel' | 'dispatch' | 'usage'; payload: JsonObject }> = [],
+    outbox: Array<{
+      kind: 'cancel' | 'dispatch' | 'usage';
+      payload: JsonObject;
+    }> = [],
     computeSeconds?: number,
   ) {
     const result = await this.o.store.transition({
@@ -728,7 +737,10 @@ export class ExecutionService {
           s.ref.replace(/^user:/, ''),
         );
         if (ciphertext !== undefined) {
-          secrets.push({ name: s.name, value: this.o.cipher.decrypt(ciphertext) });
+          secrets.push({
+            name: s.name,
+            value: this.o.cipher.decrypt(ciphertext),
+          });
         }
       }
     }

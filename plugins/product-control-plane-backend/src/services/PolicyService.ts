@@ -17,7 +17,11 @@ import { parseCpu, parseMemory } from './quantity';
 /** Policy settings from `productControlPlane.policy` and `.secrets`. */
 export interface PolicySettings {
   defaultAgentConcurrency: number;
-  agents: Array<{ agentRef: string; concurrency?: number; tools?: AgentTool[] }>;
+  agents: Array<{
+    agentRef: string;
+    concurrency?: number;
+    tools?: AgentTool[];
+  }>;
   userConcurrency: number;
   allowSync: boolean;
   syncMaxTimeoutSeconds: number;

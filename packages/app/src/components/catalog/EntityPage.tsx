@@ -40,6 +40,7 @@ import {
   AgentPlansCard,
   AgentSchemaCard,
 } from '@internal/plugin-agents-react';
+import { EntityAgentRunsContent } from '@internal/plugin-product-control-plane';
 
 const entityWarningContent = (
   <>
@@ -114,6 +115,9 @@ const agentPage = (
           <AgentSchemaCard which="output" />
         </Grid>
       </Grid>
+    </EntityLayout.Route>
+    <EntityLayout.Route path="/runs" title="Runs">
+      <EntityAgentRunsContent />
     </EntityLayout.Route>
   </EntityLayout>
 );

@@ -1,0 +1,1 @@
+export { EntityAgentRunsContent } from './EntityAgentRunsContent';

@@ -1,0 +1,1 @@
+export { ExecutionStatusChip } from './ExecutionStatusChip';
