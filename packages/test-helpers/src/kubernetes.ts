@@ -122,10 +122,13 @@ function runUpScript(): Promise<string> {
       },
       (error, stdout, stderr) => {
         if (error) {
-          const tail = stderr.split('\n').slice(-40).join('\n');
+          const tail = stderr.trim().split('\n').slice(-40).join('\n');
+          const how = error.killed
+            ? `timed out after ${TEST_CLUSTER_START_TIMEOUT_MS / 60_000} min`
+            : `exit code ${error.code}`;
           reject(
             new Error(
-              `The Kubernetes test control plane could not start (bash ${UP_SCRIPT} failed: ${error.message}).\n` +
+              `The Kubernetes test control plane could not start: bash ${UP_SCRIPT} failed (${how}).\n` +
                 `It needs Go (GO=/usr/local/go/bin/go or go on PATH), openssl and curl; ` +
                 `see docs/kubernetes-test-control-plane.md.\n${tail}`,
             ),
