@@ -152,7 +152,7 @@ describe('product control plane', () => {
         {
           name: 'GITHUB_TOKEN',
           source: 'platform',
-          ref: 'platform:GITHUB_TOKEN',
+          ref: 'GITHUB_TOKEN',
         },
       ]);
 
@@ -957,7 +957,7 @@ describe('product control plane', () => {
       const logs = await request(server)
         .get(`${API}/executions/${body.id}/logs`)
         .set('authorization', userHeader(me()));
-      expect(logs.body.items[0].message).toBe('hello from the agent');
+      expect(logs.body.lines[0].message).toBe('hello from the agent');
 
       const abort = new AbortController();
       const port = server.address().port;
@@ -987,6 +987,13 @@ describe('product control plane', () => {
       await eventually(
         () => text.includes('hello from the agent') || undefined,
       );
+      fakes.logs[body.id].push({
+        ts: new Date().toISOString(),
+        level: 'info',
+        message: 'second line',
+      });
+      await eventually(() => text.includes('second line') || undefined);
+      expect(text.split('hello from the agent').length - 1).toBe(1);
       await postUpdate(server, body.id, { state: 'running' });
       await postUpdate(server, body.id, {
         state: 'succeeded',

@@ -219,7 +219,7 @@ export async function createRouter(
     );
     if (response.status === 404) {
       // Not dispatched yet (or already expired there): no lines.
-      res.json({ items: [] });
+      res.json({ executionId: record.id, lines: [], next: 0 });
       return;
     }
     res
@@ -277,71 +277,87 @@ export async function createRouter(
   });
 
   /**
-   * Relays the infra plane's persisted and live log lines as `log` events:
-   * its `?follow=1` SSE stream when it offers one, else its JSON lines.
+   * Relays the infra plane's log lines as `log` events: its SSE stream when
+   * it answers `?follow=1` with one, else its persisted lines, polled with
+   * the `after` cursor until the run is finished and every line was sent.
    */
   async function relayLogs(
     id: string,
     signal: AbortSignal,
     send: (event: string, data: unknown) => void,
   ) {
-    let seen = 0;
+    const path = `/executions/${encodeURIComponent(id)}/logs`;
+    let after = 0;
+    let first = true;
     while (!signal.aborted) {
-      let response: Response;
+      const finished = isTerminalExecutionState(
+        (await executions.peek(id))?.state ?? 'failed',
+      );
+      let response: Response | undefined;
       try {
         response = await layers.fetch(
           INFRA_CONTROL_PLANE_PLUGIN_ID,
-          `/executions/${encodeURIComponent(id)}/logs?follow=1`,
+          first ? `${path}?follow=1` : `${path}?after=${after}`,
           { signal },
         );
       } catch {
         if (signal.aborted) return;
-        await new Promise(r => setTimeout(r, 2000));
-        continue;
       }
-      const type = response.headers.get('content-type') ?? '';
-      if (response.ok && type.includes('text/event-stream') && response.body) {
-        const decoder = new TextDecoder();
-        let buffer = '';
-        for await (const chunk of response.body as any) {
-          buffer += decoder.decode(chunk, { stream: true });
-          let index: number;
-          while ((index = buffer.indexOf('\n\n')) >= 0) {
-            const block = buffer.slice(0, index);
-            buffer = buffer.slice(index + 2);
-            const data = block
-              .split('\n')
-              .filter(l => l.startsWith('data:'))
-              .map(l => l.slice(5).trimStart())
-              .join('\n');
-            const eventName = /^event:\s*(.*)$/m.exec(block)?.[1];
-            if (
-              !data ||
-              (eventName && eventName !== 'log' && eventName !== 'message')
-            )
-              continue;
-            try {
-              send('log', JSON.parse(data));
-            } catch {
-              send('log', { message: data });
-            }
-          }
-        }
+      first = false;
+      const type = response?.headers.get('content-type') ?? '';
+      if (response?.ok && type.includes('text/event-stream') && response.body) {
+        await relaySse(response, send);
         return;
       }
-      if (response.ok) {
+      let got = 0;
+      if (response?.ok) {
         const body = await response.json().catch(() => ({}));
-        const lines: unknown[] = Array.isArray(body)
+        const lines: Array<{ seq?: number }> = Array.isArray(body)
           ? body
-          : body.items ?? body.lines ?? [];
-        for (const line of lines.slice(seen)) send('log', line);
-        seen = Math.max(seen, lines.length);
+          : body.lines ?? body.items ?? [];
+        for (const line of lines) {
+          if (typeof line.seq === 'number') {
+            if (line.seq <= after) continue;
+            after = line.seq;
+          }
+          send('log', line);
+          got++;
+        }
+        if (typeof body.next === 'number') after = Math.max(after, body.next);
       }
-      const current = await executions.peek(id);
-      if (!current || isTerminalExecutionState(current.state)) {
-        if (response.ok || !current) return;
+      // A finished run whose lines were all read: nothing more will come.
+      if (finished && got === 0) return;
+      if (got === 0) await new Promise(r => setTimeout(r, 1000));
+    }
+  }
+
+  async function relaySse(
+    response: Response,
+    send: (event: string, data: unknown) => void,
+  ) {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of response.body as any) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let index: number;
+      while ((index = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, index);
+        buffer = buffer.slice(index + 2);
+        const data = block
+          .split('\n')
+          .filter(l => l.startsWith('data:'))
+          .map(l => l.slice(5).trimStart())
+          .join('\n');
+        const eventName = /^event:\s*(.*)$/m.exec(block)?.[1];
+        if (!data || (eventName && !['log', 'message'].includes(eventName))) {
+          continue;
+        }
+        try {
+          send('log', JSON.parse(data));
+        } catch {
+          send('log', { message: data });
+        }
       }
-      await new Promise(r => setTimeout(r, 2000));
     }
   }
 

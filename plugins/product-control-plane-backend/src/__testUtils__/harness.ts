@@ -192,7 +192,16 @@ function fakeInfra(fakes: Fakes) {
               res.status(404).json({ error: { message: 'unknown' } });
               return;
             }
-            res.json({ items: lines });
+            // Like the real infra plane: persisted lines after a cursor.
+            const after = Number(req.query.after ?? 0);
+            const page = lines
+              .map((line, i) => ({ seq: i + 1, ...line }))
+              .filter(line => line.seq > after);
+            res.json({
+              executionId: req.params.id,
+              lines: page,
+              next: page.length ? page[page.length - 1].seq : after,
+            });
           });
           httpRouter.use(router);
         },

@@ -177,7 +177,8 @@ export class PolicyService {
       if (own) {
         secrets.push({ name, source: 'user', ref: `user:${own.id}` });
       } else if (this.settings.platformSecretNames.includes(name)) {
-        secrets.push({ name, source: 'platform', ref: `platform:${name}` });
+        // The infra plane finds platform values by name in its own config.
+        secrets.push({ name, source: 'platform', ref: name });
       }
     }
     return { resources, tools, secrets };
