@@ -40,7 +40,8 @@ test('a user finds an agent, acquires its free plan and sees it under My agents;
   await expect(ada.getByText('How many sentences to keep', { exact: false })).toBeVisible();
   await ada.getByRole('button', { name: 'Acquire Free' }).click();
   await expect(ada.getByText('Your plan')).toBeVisible();
-  await expect(ada.getByRole('link', { name: 'Run' })).toHaveAttribute('href', '/catalog/default/agent/summarizer/runs');
+  // Run leads to the entity page's Runs tab (owned by the product control plane).
+  await expect(ada.locator('a', { hasText: /^Run$/ })).toHaveAttribute('href', '/catalog/default/agent/summarizer/runs');
 
   await ada.getByRole('tab', { name: 'My agents' }).click();
   await expect(ada.getByRole('link', { name: 'Text Summarizer' })).toBeVisible();
@@ -59,7 +60,10 @@ test('a user finds an agent, acquires its free plan and sees it under My agents;
   await grace.screenshot({ path: 'node_modules/.cache/e2e-marketplace-grace.png', fullPage: true });
   // ...nor in the catalog.
   await grace.goto('/catalog');
-  await grace.getByRole('menuitem', { name: /^All/ }).click();
-  await expect(grace.getByRole('link', { name: 'Text Summarizer' })).toBeVisible();
+  await expect(async () => {
+    await grace.getByRole('menuitem', { name: /^All/ }).click();
+    await expect(grace.getByRole('link', { name: 'Text Summarizer' })).toBeVisible({ timeout: 3000 });
+  }).toPass({ timeout: 30_000 });
+  await expect(grace.getByRole('link', { name: 'Data Profiler' })).toBeVisible();
   await expect(grace.getByRole('link', { name: 'LLM Assistant' })).toHaveCount(0);
 });
