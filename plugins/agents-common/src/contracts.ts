@@ -209,6 +209,18 @@ export interface ExecutionUpdate {
   computeSeconds?: number;
 }
 
+/**
+ * `GET /api/product-control-plane/internal/executions/:id/secrets` (service
+ * auth, answered only to the infra control plane and only while the run is
+ * unfinished): the values of the run's granted secrets, for the local
+ * executor's private secrets folder. `platform` refs are the secret's name.
+ *
+ * @public
+ */
+export interface ExecutionSecretsResponse {
+  secrets: Array<{ name: string; value: string }>;
+}
+
 // ---------------------------------------------------------------------------
 // Infra control plane <- agent runtime (the wire format)
 // ---------------------------------------------------------------------------
