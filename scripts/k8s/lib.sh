@@ -17,6 +17,10 @@ K8S_KUBECONFIG="$K8S_STATE/kubeconfig"
 
 PORT_BASE="${AGENT_PLATFORM_K8S_PORT_BASE:-26400}"
 case "$PORT_BASE" in *[!0-9]* | '') echo "invalid AGENT_PLATFORM_K8S_PORT_BASE: $PORT_BASE" >&2; exit 2 ;; esac
+if [ "$PORT_BASE" -lt 1024 ] || [ "$PORT_BASE" -gt 65400 ]; then
+  echo "AGENT_PLATFORM_K8S_PORT_BASE must be between 1024 and 65400 (the instance uses base+43..base+80)" >&2
+  exit 2
+fi
 APISERVER_PORT=$((PORT_BASE + 43))
 ETCD_CLIENT_PORT=$((PORT_BASE + 79))
 ETCD_PEER_PORT=$((PORT_BASE + 80))

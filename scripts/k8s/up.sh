@@ -8,7 +8,8 @@
 # Idempotent: when this instance already runs and answers, it only prints the kubeconfig path.
 # Concurrent callers (parallel test workers) are serialized by a lock file.
 #
-# Usage: scripts/k8s/up.sh            (env: see lib.sh; AGENT_PLATFORM_K8S_NODES, default 2)
+# Usage: scripts/k8s/up.sh    env: see lib.sh; AGENT_PLATFORM_K8S_NODES (default 2);
+#   AGENT_PLATFORM_K8S_KUBECTL=1 also builds kubectl (build.sh alone builds it by default)
 # Prints the kubeconfig path as the last stdout line; progress goes to stderr.
 # State (certs, kubeconfigs, etcd data, logs, pids): $AGENT_PLATFORM_CACHE/k8s/run/<name>
 set -euo pipefail
@@ -39,13 +40,11 @@ if [ -d "$K8S_STATE" ]; then
 fi
 
 # --- binaries ----------------------------------------------------------------------------------
-BIN="$(bash "$K8S_SCRIPTS/build.sh" | tail -n 1)"
+# Nothing here needs kubectl: skip its build (minutes on a cold machine) unless asked for.
+BIN="$(AGENT_PLATFORM_K8S_KUBECTL="${AGENT_PLATFORM_K8S_KUBECTL:-0}" bash "$K8S_SCRIPTS/build.sh" | tail -n 1)"
 for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
   [ -x "$BIN/$b" ] || { k8s_log "ERROR: $BIN/$b missing after build.sh"; exit 1; }
 done
-KUBECTL="$BIN/kubectl"
-[ -x "$KUBECTL" ] || KUBECTL="$(command -v kubectl || true)"
-[ -n "$KUBECTL" ] || { k8s_log "ERROR: no kubectl (build.sh builds one unless AGENT_PLATFORM_K8S_KUBECTL=0)"; exit 1; }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in $APISERVER_PORT $ETCD_CLIENT_PORT $ETCD_PEER_PORT $KCM_PORT $SCHEDULER_PORT $KWOK_PORT; do
@@ -208,14 +207,22 @@ start kube-apiserver "$BIN/kube-apiserver" \
 wait_alive kube-apiserver 120 k8s_apiserver_ready
 k8s_log "kube-apiserver ready ($(elapsed)s)"
 
-export KUBECONFIG="$K8S_STATE/kubeconfig.tmp"
-kc() { "$KUBECTL" --request-timeout=20s "$@"; }
+# The API calls below use curl with the admin certificate, so kubectl is not needed.
+api() { # method path [yaml-body-file]
+  local args=(-fsS --max-time 20 -A agentplatform-up.sh --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" -X "$1")
+  [ -z "${3:-}" ] || args+=(-H 'Content-Type: application/yaml' --data-binary "@$3")
+  curl "${args[@]}" "https://127.0.0.1:$APISERVER_PORT$2"
+}
 
 k8s_log "installing KWOK Logs/ClusterLogs CRDs and $NODES fake node(s)"
-kc apply -f "$K8S_SCRIPTS/kwok/crds.yaml" >/dev/null
+mkdir -p "$K8S_STATE/manifests"
+awk -v dir="$K8S_STATE/manifests" '/^---/ { n++; next } !/^#/ { print > (dir "/crd-" n ".yaml") }' \
+  "$K8S_SCRIPTS/kwok/crds.yaml"
+for f in "$K8S_STATE"/manifests/crd-*.yaml; do
+  api POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions "$f" >/dev/null
+done
 for ((n = 0; n < NODES; n++)); do
-  cat <<EOF
----
+  cat >"$K8S_STATE/manifests/node-$n.yaml" <<EOF
 apiVersion: v1
 kind: Node
 metadata:
@@ -240,8 +247,10 @@ status:
     memory: 256Gi
     pods: "110"
 EOF
-done | kc apply -f - >/dev/null
-kc wait --for=condition=Established --timeout=30s crd/logs.kwok.x-k8s.io crd/clusterlogs.kwok.x-k8s.io >/dev/null
+  api POST /api/v1/nodes "$K8S_STATE/manifests/node-$n.yaml" >/dev/null
+done
+wait_for "the KWOK Logs CRD" 30 api GET /apis/kwok.x-k8s.io/v1alpha1/logs
+wait_for "the KWOK ClusterLogs CRD" 30 api GET /apis/kwok.x-k8s.io/v1alpha1/clusterlogs
 
 k8s_log "starting kube-controller-manager, kube-scheduler and kwok"
 start kube-controller-manager "$BIN/kube-controller-manager" \
@@ -274,12 +283,12 @@ healthz() { curl -fsSk --max-time 2 "https://127.0.0.1:$1/healthz"; }
 wait_alive kube-controller-manager 60 healthz "$KCM_PORT"
 wait_alive kube-scheduler 60 healthz "$SCHEDULER_PORT"
 nodes_ready() {
-  [ "$(kc get nodes -l type=kwok -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c '^True$')" = "$NODES" ]
+  [ "$(api GET '/api/v1/nodes?labelSelector=type%3Dkwok' | grep -o '"type":"Ready","status":"True"' | wc -l)" = "$NODES" ]
 }
 wait_alive kwok 60 nodes_ready
 # The service-account controllers of kube-controller-manager: pods need the namespace's default
 # ServiceAccount (admission) before they can be created.
-wait_alive kube-controller-manager 60 kc get serviceaccount default -n default
+wait_alive kube-controller-manager 60 api GET /api/v1/namespaces/default/serviceaccounts/default
 
 mv "$K8S_STATE/kubeconfig.tmp" "$K8S_KUBECONFIG"
 cat >"$K8S_STATE/env" <<EOF
