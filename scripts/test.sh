@@ -35,6 +35,18 @@ if [ ${#need[@]} -gt 0 ]; then
   end
 fi
 
+# The first build of the Kubernetes binaries takes ~30 min on 2 cores (cached
+# afterwards, see docs/kubernetes-test-control-plane.md): start it now, beside
+# the package install; up.sh below waits for it through build.sh's lock.
+mkdir -p "$ROOT/.data"
+k8s_build_log="$ROOT/.data/k8s-build.log"
+k8s_build_pid=""
+if [ -f scripts/k8s/build.sh ]; then
+  log "building/reusing the Kubernetes binaries in the background (log: $k8s_build_log)"
+  AGENT_PLATFORM_K8S_KUBECTL=0 bash scripts/k8s/build.sh >"$k8s_build_log" 2>&1 &
+  k8s_build_pid=$!
+fi
+
 # --- toolchain and packages ---------------------------------------------------
 begin "toolchain and packages"
 # shellcheck source=scripts/install.sh
@@ -49,8 +61,12 @@ eval "$pg_env"
 end
 
 k8s_started=0
-if [ -x scripts/k8s/up.sh ]; then
+if [ -f scripts/k8s/up.sh ]; then
   begin "Kubernetes test control plane"
+  if [ -n "$k8s_build_pid" ] && ! wait "$k8s_build_pid"; then
+    log "building the Kubernetes binaries failed; last lines of $k8s_build_log:"
+    tail -n 30 "$k8s_build_log" >&2
+  fi
   if bash scripts/k8s/up.sh >&2; then
     eval "$(bash scripts/k8s/env.sh)"
     k8s_started=1
