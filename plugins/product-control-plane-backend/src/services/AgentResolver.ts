@@ -98,12 +98,16 @@ export class AgentResolver {
     if (entity.metadata.annotations?.[ANNOTATION_AGENT_DISABLED] === 'true') {
       throw new ConflictError(`Agent ${ref} is disabled [not-runnable]`);
     }
-    await this.store.recordVersion(
-      ref,
-      entity.spec.version,
-      entity.spec as unknown as JsonObject,
-    );
-    const known = await this.store.listVersions(ref);
+    let known = await this.store.listVersions(ref);
+    const seen = known.find(k => k.version === entity.spec.version);
+    if (!seen || JSON.stringify(seen.spec) !== JSON.stringify(entity.spec)) {
+      await this.store.recordVersion(
+        ref,
+        entity.spec.version,
+        entity.spec as unknown as JsonObject,
+      );
+      known = await this.store.listVersions(ref);
+    }
     const versions = known.map(k => k.version);
     let version: string | null;
     if (versionSpec === undefined || versionSpec === 'latest') {
