@@ -91,8 +91,9 @@ export async function createRouter(options: {
   router.use(express.json({ limit: '256kb' }));
 
   async function viewerOf(credentials: BackstageCredentials): Promise<Viewer> {
-    if (credentials.principal.type === 'service') return { type: 'service' };
-    if (credentials.principal.type !== 'user') return { type: 'none' };
+    const principal = credentials.principal as { type: string };
+    if (principal.type === 'service') return { type: 'service' };
+    if (principal.type !== 'user') return { type: 'none' };
     const info = await userInfo.getUserInfo(credentials);
     const userRef = normalizeRef(info.userEntityRef, 'user');
     const claims = [...new Set([userRef, ...info.ownershipEntityRefs.map(r => normalizeRef(r))])];

@@ -54,6 +54,8 @@ export interface ListingRow {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** The visibility in force: the owner's override, else the catalog's. */
+const EFFECTIVE = 'coalesce(o.visibility, l.catalog_visibility)';
 const delimited = (values: string[]) =>
   values.length ? `,${values.join(',')},` : ',';
 const undelimit = (value: string) => value.split(',').filter(Boolean);
@@ -203,15 +205,14 @@ export class MarketplaceStore {
 
   /** Restricts a listing query to what the viewer may see. */
   private applyVisibility(qb: Knex.QueryBuilder, viewer: Viewer) {
-    const effective = this.db.raw('coalesce(o.visibility, l.catalog_visibility)');
     if (viewer.type === 'service') return;
     qb.where(inner => {
-      inner.whereIn(effective, ['public', 'preview']);
+      inner.whereRaw(`${EFFECTIVE} in (?, ?)`, ['public', 'preview']);
       if (viewer.type === 'user') {
-        inner.orWhere(effective, 'internal');
+        inner.orWhereRaw(`${EFFECTIVE} = ?`, ['internal']);
         const claims = viewer.claims;
         inner.orWhere(priv => {
-          priv.where(effective, 'private').andWhere(member => {
+          priv.whereRaw(`${EFFECTIVE} = ?`, ['private']).andWhere(member => {
             member.whereIn('l.owner_ref', claims);
             for (const claim of claims) {
               member.orWhere('l.allowed_groups', 'like', `%,${claim},%`);
@@ -227,17 +228,16 @@ export class MarketplaceStore {
     wanted: Availability[],
     ctx: AvailabilityContext,
   ) {
-    const effective = this.db.raw('coalesce(o.visibility, l.catalog_visibility)');
     const n = ctx.degradedAfterFailures;
     qb.where(outer => {
       outer.whereRaw('1 = 0');
       for (const a of wanted) {
         outer.orWhere(w => {
           if (a === 'preview') {
-            w.where(effective, 'preview');
+            w.whereRaw(`${EFFECTIVE} = ?`, ['preview']);
             return;
           }
-          w.whereNot(effective, 'preview');
+          w.whereRaw(`${EFFECTIVE} <> ?`, ['preview']);
           if (a === 'unavailable') {
             if (ctx.infra !== 'down') w.whereRaw('1 = 0');
           } else if (a === 'degraded') {
@@ -275,7 +275,7 @@ export class MarketplaceStore {
       });
     }
     if (query.visibility?.length) {
-      qb.whereIn(this.db.raw('coalesce(o.visibility, l.catalog_visibility)'), query.visibility);
+      qb.whereRaw(`${EFFECTIVE} in (${query.visibility.map(() => '?').join(', ')})`, query.visibility);
     }
     if (query.availability?.length) {
       this.applyAvailability(qb, query.availability, availability);

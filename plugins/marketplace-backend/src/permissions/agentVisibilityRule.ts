@@ -7,7 +7,7 @@ import {
   createConditionFactory,
   createPermissionRule,
 } from '@backstage/plugin-permission-node';
-import { z } from 'zod/v3';
+import { z } from 'zod';
 import { normalizeRef } from '../database/MarketplaceStore';
 
 /** Parameters of {@link agentVisibilityRule}. @public */
@@ -21,6 +21,10 @@ export type AgentVisibilityParams = {
 };
 
 const LISTED_VISIBILITIES = ['public', 'internal', 'preview'];
+
+type Criteria = PermissionCriteria<EntitiesSearchFilter>;
+/** Callers only pass arrays they checked to be non-empty. */
+const nonEmpty = (items: Criteria[]) => items as [Criteria, ...Criteria[]];
 
 function refFilter(ref: string): PermissionCriteria<EntitiesSearchFilter> {
   const [, rest] = ref.split(':', 2);
@@ -87,18 +91,18 @@ export const agentVisibilityRule = createPermissionRule({
     const listed: PermissionCriteria<EntitiesSearchFilter>[] = [
       { key: 'spec.marketplace.visibility', values: LISTED_VISIBILITIES },
     ];
-    if (privateRefs.length) listed.push({ not: { anyOf: privateRefs.map(refFilter) } });
+    if (privateRefs.length) listed.push({ not: { anyOf: nonEmpty(privateRefs.map(refFilter)) } });
     const anyOf: PermissionCriteria<EntitiesSearchFilter>[] = [
       { not: { key: 'kind', values: ['agent'] } },
-      { allOf: listed },
+      { allOf: nonEmpty(listed) },
     ];
-    if (openRefs.length) anyOf.push({ anyOf: openRefs.map(refFilter) });
+    if (openRefs.length) anyOf.push({ anyOf: nonEmpty(openRefs.map(refFilter)) });
     const lowerClaims = claims.map(c => c.toLocaleLowerCase('en-US'));
     if (lowerClaims.length) {
       anyOf.push({ key: 'relations.ownedBy', values: lowerClaims });
       anyOf.push({ key: 'spec.marketplace.allowedGroups', values: claimForms(lowerClaims) });
     }
-    return { anyOf };
+    return { anyOf: nonEmpty(anyOf) };
   },
 });
 

@@ -71,7 +71,7 @@ const httpAuthWithActorFactory = createServiceFactory({
             credentials = mockCredentials.user(principal.userEntityRef, { actor: { subject: 'plugin:test' } });
           }
         }
-        const type = credentials.principal.type;
+        const type = (credentials.principal as { type: string }).type;
         if (options?.allow && !options.allow.includes(type)) {
           if (type === 'none') throw new AuthenticationError('Missing credentials');
           throw new NotAllowedError(`This endpoint does not allow '${type}' credentials`);
@@ -142,7 +142,7 @@ export async function startMarketplaceBackend(options: {
       httpAuthWithActorFactory,
       mockServices.userInfo.mock({
         async getUserInfo(credentials) {
-          const userEntityRef = (credentials.principal as { userEntityRef: string }).userEntityRef;
+          const userEntityRef = (credentials.principal as unknown as { userEntityRef: string }).userEntityRef;
           return {
             userEntityRef,
             ownershipEntityRefs: [userEntityRef, ...(MEMBERSHIPS[userEntityRef] ?? [])],
