@@ -86,7 +86,8 @@ describe('Kubernetes test control plane', () => {
     return eventually(`job ${name} to finish`, async () => {
       const current = await batch.readNamespacedJobStatus({ name, namespace });
       const done = current.status?.conditions?.find(
-        c => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+        c =>
+          (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
       );
       return done ? current : undefined;
     });
@@ -161,9 +162,9 @@ describe('Kubernetes test control plane', () => {
     const [pod] = await podsOf(namespace, 'hello');
     expect(pod.spec?.nodeName).toMatch(/^kwok-node-/);
     expect(pod.status?.phase).toBe('Succeeded');
-    expect(
-      pod.status?.containerStatuses?.[0].state?.terminated?.exitCode,
-    ).toBe(0);
+    expect(pod.status?.containerStatuses?.[0].state?.terminated?.exitCode).toBe(
+      0,
+    );
   });
 
   it('fails the Job when its pod is marked to fail, with the requested exit code', async () => {
@@ -226,16 +227,20 @@ describe('Kubernetes test control plane', () => {
   it('deletes a finished Job after its TTL (ttl-after-finished controller and garbage collector)', async () => {
     const namespace = await cluster.createNamespace('ttl');
     const body = job('short-lived');
-    body.spec!.ttlSecondsAfterFinished = 0;
+    // Long enough to see it finished first, short enough for a test.
+    body.spec!.ttlSecondsAfterFinished = 3;
     await batch.createNamespacedJob({ namespace, body });
-    await eventually('the job to be deleted', async () => {
+    await finishedJob(namespace, 'short-lived');
+    const jobsLeft = await eventually('the job to be deleted', async () => {
       const jobs = await batch.listNamespacedJob({ namespace });
-      return jobs.items.length === 0 ? true : undefined;
+      return jobs.items.length === 0 ? jobs.items : undefined;
     });
-    await eventually('its pods to be deleted', async () => {
+    expect(jobsLeft).toEqual([]);
+    const podsLeft = await eventually('its pods to be deleted', async () => {
       const pods = await podsOf(namespace, 'short-lived');
-      return pods.length === 0 ? true : undefined;
+      return pods.length === 0 ? pods : undefined;
     });
+    expect(podsLeft).toEqual([]);
   });
 
   it('enforces RBAC for service accounts', async () => {

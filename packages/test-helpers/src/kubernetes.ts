@@ -96,7 +96,10 @@ export interface TestCluster {
     labels?: Record<string, string>,
   ): Promise<string>;
   /** Shorthand for `kwokPodAnnotations({ fail: true, exitCode, reason })`. */
-  failPodAnnotations(exitCode?: number, reason?: string): Record<string, string>;
+  failPodAnnotations(
+    exitCode?: number,
+    reason?: string,
+  ): Record<string, string>;
   /**
    * Makes the fake kubelet (KWOK) serve these lines as the container logs of one pod, or of every
    * pod in the namespace, through the regular pods/log API. Replaces earlier logs of the same
@@ -108,7 +111,11 @@ export interface TestCluster {
 const KWOK_GROUP = 'kwok.x-k8s.io';
 const KWOK_VERSION = 'v1alpha1';
 const TEST_NAMESPACE_LABEL = 'agentplatform.dev/test-namespace';
-const UP_SCRIPT = path.resolve(__dirname, '../../../scripts/k8s/up.sh');
+/** scripts/k8s/up.sh of the repository this workspace package lives in. */
+const UP_SCRIPT = path.resolve(
+  path.dirname(require.resolve('@internal/test-helpers/package.json')),
+  '../../scripts/k8s/up.sh',
+);
 
 function runUpScript(): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -206,13 +213,19 @@ export async function startTestCluster(): Promise<TestCluster> {
     const name = dnsLabel(prefix);
     await core.createNamespace({
       body: {
-        metadata: { name, labels: { ...labels, [TEST_NAMESPACE_LABEL]: 'true' } },
+        metadata: {
+          name,
+          labels: { ...labels, [TEST_NAMESPACE_LABEL]: 'true' },
+        },
       },
     });
     createdNamespaces.add(name);
     for (let i = 0; ; i++) {
       try {
-        await core.readNamespacedServiceAccount({ name: 'default', namespace: name });
+        await core.readNamespacedServiceAccount({
+          name: 'default',
+          namespace: name,
+        });
         return name;
       } catch (error) {
         if (!isStatus(error, 404) || i >= 300) throw error;
@@ -272,7 +285,11 @@ export async function startTestCluster(): Promise<TestCluster> {
       },
       spec: { selector: { matchNamespaces: [logs.namespace] }, logs: [entry] },
     };
-    const ref = { group: KWOK_GROUP, version: KWOK_VERSION, plural: 'clusterlogs' };
+    const ref = {
+      group: KWOK_GROUP,
+      version: KWOK_VERSION,
+      plural: 'clusterlogs',
+    };
     await upsert(
       () => custom.createClusterCustomObject({ ...ref, body }),
       () => custom.deleteClusterCustomObject({ ...ref, name }),
