@@ -18,8 +18,7 @@ describe('openapi.yaml', () => {
       .filter(layer => layer.route)
       .flatMap(layer =>
         Object.keys(layer.route.methods).map(
-          method =>
-            `${method} ${layer.route.path.replace(/:(\w+)/g, '{$1}')}`,
+          method => `${method} ${layer.route.path.replace(/:(\w+)/g, '{$1}')}`,
         ),
       )
       .sort();

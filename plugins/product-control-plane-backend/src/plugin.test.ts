@@ -12,6 +12,7 @@ import {
 } from './__testUtils__/harness';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import { Knex } from 'knex';
+import { ExecutionStore } from './database/ExecutionStore';
 
 jest.setTimeout(120_000);
 
@@ -940,6 +941,32 @@ describe('product control plane', () => {
         .set('authorization', userHeader('una'));
       expect(badState.status).toBe(400);
       expect(badState.body.error.message).toMatch(/state/);
+    });
+
+    it('deletes finished runs past retention with their trail, and keeps active ones', async () => {
+      const old = await run({
+        agentRef: 'agent:default/summarizer',
+        input: { text: 'old' },
+      });
+      await finish(old.body.id);
+      const active = await run({
+        agentRef: 'agent:default/summarizer',
+        input: { text: 'active' },
+      });
+      const longAgo = new Date(Date.now() - 200 * 86_400_000).toISOString();
+      await knex('pcp_executions')
+        .whereIn('id', [old.body.id, active.body.id])
+        .update({ created_at: longAgo });
+      const store = new ExecutionStore(knex);
+      const deleted = await store.deleteFinishedBefore(
+        new Date(Date.now() - 90 * 86_400_000).toISOString(),
+      );
+      expect(deleted).toBeGreaterThanOrEqual(1);
+      expect((await get(old.body.id)).status).toBe(404);
+      expect(
+        await knex('pcp_execution_events').where('execution_id', old.body.id),
+      ).toEqual([]);
+      expect((await get(active.body.id)).status).toBe(200);
     });
 
     it('proxies logs and streams state changes and log lines as server-sent events', async () => {

@@ -1,7 +1,9 @@
 import {
   createBackendPlugin,
+  createServiceFactory,
   coreServices,
 } from '@backstage/backend-plugin-api';
+import { actionsRegistryServiceRef } from '@backstage/backend-plugin-api/alpha';
 import {
   mockCredentials,
   mockServices,
@@ -217,6 +219,8 @@ export async function startPlugin(options: {
   config?: Record<string, unknown>;
   fakes?: Fakes;
   permissions?: 'allow' | 'deny';
+  /** Receives the plugin's registered actions. */
+  actionsRegistry?: object;
 }): Promise<{ server: any; fakes: Fakes; knex: Knex }> {
   const fakes = options.fakes ?? createFakes(options.entities);
   const { server } = await startTestBackend({
@@ -236,6 +240,15 @@ export async function startPlugin(options: {
           },
         },
       }),
+      ...(options.actionsRegistry
+        ? [
+            createServiceFactory({
+              service: actionsRegistryServiceRef,
+              deps: {},
+              factory: () => options.actionsRegistry as any,
+            }),
+          ]
+        : []),
       ...(options.permissions === 'deny'
         ? [mockServices.permissions.factory({ result: 2 as any })]
         : []),

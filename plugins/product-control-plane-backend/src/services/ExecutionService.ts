@@ -577,6 +577,7 @@ export class ExecutionService {
     }> = [],
     computeSeconds?: number,
   ) {
+    let from: ExecutionState | undefined;
     const result = await this.o.store.transition({
       id,
       to,
@@ -585,6 +586,7 @@ export class ExecutionService {
       onRepeat: 'ignore',
       details: patch.exitReason ? { exitReason: patch.exitReason } : undefined,
       finish: (current, p) => {
+        from = current.state;
         if (!isTerminalExecutionState(to)) return { outbox };
         const finishedAt = p.finishedAt ?? new Date().toISOString();
         const startedAt = p.startedAt ?? current.startedAt;
@@ -618,7 +620,7 @@ export class ExecutionService {
       },
     });
     if (result.changed) {
-      await this.audit(result.record, undefined, to, actor);
+      await this.audit(result.record, from, to, actor);
       this.events.emit('change', result.record);
       this.o.logger.info('Execution state changed', {
         executionId: id,
