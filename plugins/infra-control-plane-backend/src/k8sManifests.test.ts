@@ -53,6 +53,14 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
     cluster = await startTestCluster();
     objects = KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
     core = cluster.kubeConfig.makeApiClient(CoreV1Api);
+    // A previous run's namespaces may still be terminating.
+    for (const name of [PORTAL_NS, RUNS_NS]) {
+      await waitFor(
+        () => core.readNamespace({ name }).then(() => false, () => true),
+        `namespace ${name} from an earlier run to be gone`,
+        120_000,
+      );
+    }
   }, TEST_CLUSTER_START_TIMEOUT_MS);
 
   afterAll(async () => {
@@ -102,12 +110,13 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
     };
     await expect(objects.create(privileged, undefined, 'All')).rejects.toMatchObject({
       code: 403,
-      body: expect.stringContaining('violates PodSecurity "restricted'),
+      body: expect.stringMatching(/violates PodSecurity .{0,4}restricted:latest/),
     });
   });
 
   describe('the portal ServiceAccount (TokenRequest)', () => {
     let saConfig: KubeConfig;
+    const databases = TestDatabases.create({ ids: ['SQLITE_3'], disableDocker: true });
 
     beforeAll(async () => {
       const tokenRequest = await core.createNamespacedServiceAccountToken({
@@ -118,7 +127,7 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
       const admin = cluster.kubeConfig.getCurrentCluster()!;
       saConfig = new KubeConfig();
       saConfig.loadFromClusterAndUser(
-        { name: admin.name, server: admin.server, caData: admin.caData, caFile: admin.caFile, skipTLSVerify: false } as any,
+        { ...admin },
         { name: 'agent-platform-portal', token: tokenRequest.status!.token },
       );
       await cluster.setPodLogs({
@@ -128,7 +137,6 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
     });
 
     it('is sufficient: the infra plugin runs and cancels Jobs with it', async () => {
-      const databases = TestDatabases.create({ ids: ['SQLITE_3'], disableDocker: true });
       const knex = await databases.init('SQLITE_3');
       await knex.migrate.latest({ directory: path.resolve(__dirname, '../migrations') });
       const store = new ExecutionStore(knex);
