@@ -56,12 +56,16 @@ test('runs the summarizer from its entity page and shows succeeded with logs and
   await expect(ada.getByRole('button', { name: 'Re-run' })).toBeVisible();
   await expect(ada.getByRole('button', { name: 'Cancel' })).toHaveCount(0);
   await ada.screenshot({ path: 'node_modules/.cache/e2e-runs-succeeded.png', fullPage: true });
+  await ada.getByTestId('execution-logs').scrollIntoViewIfNeeded();
+  await ada.getByTestId('execution-logs').screenshot({ path: 'node_modules/.cache/e2e-runs-logs.png' });
 
   // The history lists it with its status chip.
   await ada.getByRole('link', { name: '← All runs' }).click();
   await expect(ada.getByRole('button', { name: 'Start run' })).toBeVisible();
   await expect(ada.locator('[data-testid="execution-state"][data-state="succeeded"]').first()).toBeVisible();
-  await ada.screenshot({ path: 'node_modules/.cache/e2e-runs-history.png', fullPage: true });
+  const history = ada.getByRole('table').filter({ hasText: 'Run history' }).or(ada.locator('table').last());
+  await history.first().scrollIntoViewIfNeeded();
+  await ada.screenshot({ path: 'node_modules/.cache/e2e-runs-history.png' });
 });
 
 test('cancels a long-running slow-counter run', async ({ browser }) => {

@@ -66,7 +66,7 @@ function execution(overrides: Partial<Execution>): Execution {
 }
 
 function makeApi(): jest.Mocked<ProductControlPlaneApi> {
-  return {
+  const api = {
     createExecution: jest.fn(async () =>
       execution({ id: 'new-run-0000', state: 'queued' }),
     ),
@@ -94,6 +94,7 @@ function makeApi(): jest.Mocked<ProductControlPlaneApi> {
       });
     }),
   };
+  return api as unknown as jest.Mocked<ProductControlPlaneApi>;
 }
 
 async function render(
