@@ -15,8 +15,8 @@ export interface UserSecretResolver {
 
 /**
  * Resolves the values of a run's granted secrets for the local executor:
- * `platform` refs from `infraControlPlane.secrets.<ref>`, `user` refs through
- * the pluggable {@link UserSecretResolver}. Kubernetes never resolves values:
+ * `platform` refs from `infraControlPlane.secrets.<ref>`, `user` refs (and
+ * platform refs missing there) through the pluggable {@link UserSecretResolver}. Kubernetes never resolves values:
  * it mounts Secrets by reference.
  *
  * @public
@@ -47,7 +47,10 @@ export class SecretResolver {
       let value: string | undefined;
       if (ref.source === 'platform') {
         value = this.config.getOptionalString(`infraControlPlane.secrets.${ref.ref}`);
-      } else if (this.userResolver) {
+      }
+      // User refs, and platform refs this portal's config does not hold (the
+      // product control plane may keep them), go to the resolver.
+      if (value === undefined && this.userResolver) {
         value = await this.userResolver.resolve(ref, context);
       }
       if (value !== undefined) {
