@@ -147,13 +147,16 @@ async function benchOne(label: string, knex: Knex) {
   const urls = queries(SEARCHES);
   for (const u of urls.slice(0, 20)) await (await fetch(`http://127.0.0.1:${port}${u}`)).json(); // warm-up
   const times: number[] = [];
+  const slowest: [number, string][] = [];
   let totalHits = 0;
   for (const u of urls) {
     const start = process.hrtime.bigint();
     const res = await fetch(`http://127.0.0.1:${port}${u}`);
     const body = (await res.json()) as { totalCount: number };
     if (!res.ok) throw new Error(`${u}: ${res.status} ${JSON.stringify(body)}`);
-    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    times.push(ms);
+    slowest.push([ms, u]);
     totalHits += body.totalCount;
   }
   server.close();
@@ -163,6 +166,8 @@ async function benchOne(label: string, knex: Knex) {
     `${label}: ${AGENTS} agents (sync ${syncMs} ms), ${USAGE} usage records (${usageMs} ms), ${SEARCHES} searches, ` +
       `mean ${Math.round(totalHits / SEARCHES)} matches each: p50 ${q(0.5)} ms, p95 ${q(0.95)} ms, max ${times[times.length - 1].toFixed(1)} ms`,
   );
+  slowest.sort((a, b) => b[0] - a[0]);
+  for (const [ms, u] of slowest.slice(0, 3)) console.log(`  slowest: ${ms.toFixed(1)} ms ${u}`);
 }
 
 async function main() {

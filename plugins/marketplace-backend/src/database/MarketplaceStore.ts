@@ -175,6 +175,10 @@ export class MarketplaceStore {
   }
 
   private statsSubquery(since: Date) {
+    return this.statsQuery(since).as('s');
+  }
+
+  private statsQuery(since: Date) {
     return this.db('usage_records')
       .where('finished_at', '>=', since)
       .groupBy('agent_ref')
@@ -187,8 +191,7 @@ export class MarketplaceStore {
         this.db.raw(
           "sum(case when state <> 'cancelled' then 1 else 0 end) as judged",
         ),
-      )
-      .as('s');
+      );
   }
 
   private baseListingQuery(now: Date, withStats = true) {
@@ -198,7 +201,10 @@ export class MarketplaceStore {
       'l.agent_ref',
     );
     if (withStats) {
-      qb.leftJoin(this.statsSubquery(new Date(now.getTime() - 30 * DAY_MS)), 's.agent_ref', 'l.agent_ref');
+      // Aggregate usage once per query (a materialized CTE), not per row: the
+      // PostgreSQL planner otherwise may re-run the grouped subquery in a loop.
+      qb.withMaterialized('s', this.statsQuery(new Date(now.getTime() - 30 * DAY_MS)))
+        .leftJoin('s', 's.agent_ref', 'l.agent_ref');
     }
     return qb;
   }
