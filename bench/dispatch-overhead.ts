@@ -20,7 +20,7 @@ import { BatchV1Api, V1Job, Watch } from '@kubernetes/client-node';
 import { startTestCluster } from '@internal/test-helpers';
 import { ExecutionPlan } from '@internal/plugin-agents-common';
 import { ExecutionStore } from '../plugins/infra-control-plane-backend/src/database/ExecutionStore';
-import { buildAgentJob } from '../plugins/infra-control-plane-backend/src/services/executors/jobSpec';
+import { buildAgentJob } from '@internal/plugin-infra-control-plane-node';
 import { startKubernetesPlane } from '../plugins/infra-control-plane-backend/src/__testUtils__/kubernetes';
 
 const argRuns = process.argv.indexOf('--runs');

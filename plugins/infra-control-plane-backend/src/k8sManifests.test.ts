@@ -52,14 +52,16 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
   beforeAll(async () => {
     cluster = await startTestCluster();
     objects = KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
-    core = cluster.kubeConfig.makeApiClient(CoreV1Api);
+    const api = cluster.kubeConfig.makeApiClient(CoreV1Api);
+    core = api;
     // A previous run's namespaces may still be terminating.
-    for (const name of [PORTAL_NS, RUNS_NS]) {
-      await waitFor(
-        () => core.readNamespace({ name }).then(() => false, () => true),
-        `namespace ${name} from an earlier run to be gone`,
-        120_000,
+    const gone = (name: string) =>
+      api.readNamespace({ name }).then(
+        () => false,
+        () => true,
       );
+    for (const name of [PORTAL_NS, RUNS_NS]) {
+      await waitFor(() => gone(name), `namespace ${name} from an earlier run to be gone`, 120_000);
     }
   }, TEST_CLUSTER_START_TIMEOUT_MS);
 

@@ -1,8 +1,11 @@
 import {
   coreServices,
   createBackendPlugin,
-  createExtensionPoint,
 } from '@backstage/backend-plugin-api';
+import {
+  infraControlPlaneSecretsExtensionPoint,
+  UserSecretResolver,
+} from '@internal/plugin-infra-control-plane-node';
 import { INFRA_CONTROL_PLANE_PLUGIN_ID } from '@internal/plugin-agents-common';
 import { ExecutionStore } from './database/ExecutionStore';
 import { createRouter } from './router';
@@ -13,24 +16,7 @@ import { ExecutionManager } from './services/ExecutionManager';
 import {
   ProductControlPlaneSecretResolver,
   SecretResolver,
-  UserSecretResolver,
 } from './services/secrets';
-
-/**
- * Lets a module plug in how `user` secret references are resolved for the
- * local executor (Kubernetes mounts Secrets by reference instead).
- *
- * @public
- */
-export interface InfraControlPlaneSecretsExtensionPoint {
-  setUserSecretResolver(resolver: UserSecretResolver): void;
-}
-
-/** @public */
-export const infraControlPlaneSecretsExtensionPoint =
-  createExtensionPoint<InfraControlPlaneSecretsExtensionPoint>({
-    id: 'infra-control-plane.secrets',
-  });
 
 /**
  * The infra control plane: runs execution plans with the configured executor

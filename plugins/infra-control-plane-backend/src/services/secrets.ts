@@ -1,17 +1,8 @@
 import { Config } from '@backstage/config';
 import { SecretReference } from '@internal/plugin-agents-common';
+import { UserSecretResolver } from '@internal/plugin-infra-control-plane-node';
 
-/**
- * Resolves `user` secret references (values brought by the caller and stored
- * by the product control plane) for the local executor. Registered through
- * `infraControlPlaneSecretsExtensionPoint`; without one, runs that were granted
- * user secrets get no value and the runtime ends them with `secret-missing`.
- *
- * @public
- */
-export interface UserSecretResolver {
-  resolve(ref: SecretReference, context: { executionId: string; requestedBy: string }): Promise<string | undefined>;
-}
+export type { UserSecretResolver };
 
 /**
  * Resolves the values of a run's granted secrets for the local executor:

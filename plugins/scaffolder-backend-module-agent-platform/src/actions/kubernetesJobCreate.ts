@@ -5,7 +5,7 @@ import {
   buildHardenedJob,
   KubernetesClusterTarget,
   loadClusterTargets,
-} from '@internal/plugin-infra-control-plane-backend';
+} from '@internal/plugin-infra-control-plane-node';
 import { BatchV1Api, V1Job } from '@kubernetes/client-node';
 import { examples } from './kubernetesJobCreate.examples';
 

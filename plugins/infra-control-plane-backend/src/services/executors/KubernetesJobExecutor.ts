@@ -5,7 +5,6 @@ import {
   BatchV1Api,
   CoreV1Api,
   Informer,
-  KubeConfig,
   Log,
   ObjectCache,
   V1Job,
@@ -14,7 +13,14 @@ import {
   makeInformer,
 } from '@kubernetes/client-node';
 import { Writable } from 'node:stream';
+import {
+  KubernetesClusterTarget,
+  loadClusterTargets,
+} from '@internal/plugin-infra-control-plane-node';
 import { ExecutionRecord } from '../../database/ExecutionStore';
+
+export type { KubernetesClusterTarget };
+export { loadClusterTargets };
 import {
   AGENT_CONTAINER,
   ANNOTATIONS,
@@ -29,13 +35,6 @@ import {
   ExecutorHealth,
   ExecutorListener,
 } from './types';
-
-/** One cluster + namespace the executor runs Jobs in. @public */
-export interface KubernetesClusterTarget {
-  name: string;
-  namespace: string;
-  kubeConfig: KubeConfig;
-}
 
 /** Options of {@link KubernetesJobExecutor}. @public */
 export interface KubernetesJobExecutorOptions {
@@ -93,35 +92,6 @@ export interface KubernetesApiCallCounts {
   informerList: number;
   /** watch requests of the shared informers (start + re-watches). */
   informerWatch: number;
-}
-
-/**
- * The clusters of `infraControlPlane.kubernetes.clusters`, with their
- * kubeconfig loaded (in-cluster ServiceAccount or a kubeconfig file).
- *
- * @public
- */
-export function loadClusterTargets(config: Config): KubernetesClusterTarget[] {
-  const k8s = config.getOptionalConfig('infraControlPlane.kubernetes');
-  if (!k8s) return [];
-  return k8s.getConfigArray('clusters').map(c => {
-    const kc = new KubeConfig();
-    const provider = c.getOptionalString('authProvider') ?? 'kubeconfig';
-    if (provider === 'inCluster') {
-      kc.loadFromCluster();
-    } else {
-      const file = c.getOptionalString('kubeconfigPath');
-      if (file) kc.loadFromFile(file);
-      else kc.loadFromDefault();
-      const context = c.getOptionalString('context');
-      if (context) kc.setCurrentContext(context);
-    }
-    return {
-      name: c.getString('name'),
-      namespace: c.getString('namespace'),
-      kubeConfig: kc,
-    };
-  });
 }
 
 const SELECTOR = `${LABELS.managedBy}=${MANAGED_BY}`;
