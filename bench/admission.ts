@@ -113,10 +113,11 @@ async function main() {
     const admin = knexFactory({ client: 'pg', connection: pg });
     const name = `bench_admission_${Date.now()}`;
     await admin.raw(`CREATE DATABASE ${name}`);
-    const db = knexFactory({
-      client: 'pg',
-      connection: { connectionString: pg, database: name } as any,
-    });
+    const url = new URL(pg);
+    url.pathname = `/${name}`;
+    const db = knexFactory({ client: 'pg', connection: url.toString() });
+    const [{ current }] = (await db.raw('select current_database() as current')).rows;
+    if (current !== name) throw new Error(`connected to ${current}, not ${name}`);
     try {
       await measure('PostgreSQL', db);
     } finally {

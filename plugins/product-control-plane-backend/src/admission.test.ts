@@ -74,28 +74,43 @@ describe('admission under concurrent requests', () => {
               .then(res => ({ i, res })),
           ),
         );
-        const next: number[] = [];
-        const wave: string[] = [];
-        for (const { i, res } of answers) {
-          if (res.status === 202) {
-            wave.push(res.body.id);
-          } else {
-            expect(res.status).toBe(429);
-            const message: string = res.body.error.message;
-            if (message.includes('[holder-concurrency]')) {
-              expect(message).toMatch(
-                `Plan team allows ${LIMIT} concurrent runs of agent:default/hot for group:default/team-a`,
-              );
-              concurrencyRefusals++;
-              next.push(i);
-            } else {
-              expect(message).toMatch(
-                `Plan team allows ${QUOTA} runs per day of agent:default/hot for group:default/team-a; today's quota is used up [daily-quota]`,
-              );
-              quotaRefusals++;
-            }
-          }
-        }
+        const concurrency = answers.filter(a =>
+          String(a.res.body.error?.message).includes('[holder-concurrency]'),
+        );
+        const quota = answers.filter(a =>
+          String(a.res.body.error?.message).includes('[daily-quota]'),
+        );
+        const wave = answers
+          .filter(a => a.res.status === 202)
+          .map(a => a.res.body.id as string);
+        // Every answer is 202 or a 429 naming the limit.
+        expect(wave.length + concurrency.length + quota.length).toBe(
+          answers.length,
+        );
+        expect(
+          [...concurrency, ...quota].every(a => a.res.status === 429),
+        ).toBe(true);
+        expect(new Set(concurrency.map(a => a.res.body.error.message))).toEqual(
+          new Set(
+            concurrency.length
+              ? [
+                  `Plan team allows ${LIMIT} concurrent runs of agent:default/hot for group:default/team-a, ${LIMIT} are active; try again when one finishes [holder-concurrency]`,
+                ]
+              : [],
+          ),
+        );
+        expect(new Set(quota.map(a => a.res.body.error.message))).toEqual(
+          new Set(
+            quota.length
+              ? [
+                  `Plan team allows ${QUOTA} runs per day of agent:default/hot for group:default/team-a; today's quota is used up [daily-quota]`,
+                ]
+              : [],
+          ),
+        );
+        concurrencyRefusals += concurrency.length;
+        quotaRefusals += quota.length;
+        const next = concurrency.map(a => a.i);
         // Exact counters: each burst admits precisely the free slots.
         expect(wave.length).toBe(Math.min(LIMIT, QUOTA - admitted.length));
         expect(await activeInDb()).toBe(wave.length);

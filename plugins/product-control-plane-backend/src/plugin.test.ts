@@ -384,7 +384,7 @@ describe('product control plane', () => {
           body,
         );
         expect(res.status).toBe(status);
-        if (status !== 401) expect(res.body.error.message).toMatch(message);
+        expect(res.body.error.message).toMatch(message);
       },
     );
 

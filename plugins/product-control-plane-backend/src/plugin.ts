@@ -64,14 +64,15 @@ export const productControlPlanePlugin = createBackendPlugin({
 
         deps.permissionsRegistry.addPermissions(agentPlatformPermissions);
 
-        let executions: ExecutionService;
+        // The dispatcher and the service refer to each other.
+        const ref: { executions?: ExecutionService } = {};
         const dispatcher = new Dispatcher(
           store,
           layers,
-          () => executions,
+          () => ref.executions!,
           logger,
         );
-        executions = new ExecutionService({
+        const executions = new ExecutionService({
           store,
           policy,
           agents: new AgentResolver(deps.catalog, store),
@@ -93,6 +94,7 @@ export const productControlPlanePlugin = createBackendPlugin({
             pcp?.getOptionalNumber('sync.maxWaitSeconds') ?? 30,
           onOutbox: () => dispatcher.trigger(),
         });
+        ref.executions = executions;
 
         await deps.scheduler.scheduleTask({
           id: 'product-control-plane-outbox',

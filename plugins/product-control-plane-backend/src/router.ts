@@ -339,8 +339,9 @@ export async function createRouter(
     let buffer = '';
     for await (const chunk of response.body as any) {
       buffer += decoder.decode(chunk, { stream: true });
-      let index: number;
-      while ((index = buffer.indexOf('\n\n')) >= 0) {
+      for (;;) {
+        const index = buffer.indexOf('\n\n');
+        if (index < 0) break;
         const block = buffer.slice(0, index);
         buffer = buffer.slice(index + 2);
         const data = block

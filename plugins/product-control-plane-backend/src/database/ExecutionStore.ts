@@ -252,6 +252,9 @@ export class ExecutionStore {
     return new ExecutionStore(knex);
   }
 
+  /** Lock rows known to exist (they are never deleted). */
+  private readonly lockRows = new Set<string>();
+
   constructor(readonly knex: Knex) {}
 
   get isPostgres(): boolean {
@@ -269,10 +272,14 @@ export class ExecutionStore {
     fn: (trx: Knex.Transaction) => Promise<T>,
   ): Promise<T> {
     const sorted = [...new Set(scopes)].sort();
-    await this.knex('pcp_admission_locks')
-      .insert(sorted.map(scope => ({ scope, admitted: 0 })))
-      .onConflict('scope')
-      .ignore();
+    const missing = sorted.filter(scope => !this.lockRows.has(scope));
+    if (missing.length) {
+      await this.knex('pcp_admission_locks')
+        .insert(missing.map(scope => ({ scope, admitted: 0 })))
+        .onConflict('scope')
+        .ignore();
+      missing.forEach(scope => this.lockRows.add(scope));
+    }
     return this.knex.transaction(async trx => {
       if (this.isPostgres) {
         await trx('pcp_admission_locks')
@@ -327,9 +334,6 @@ export class ExecutionStore {
     outbox: { kind: OutboxKind; payload: JsonObject },
   ): Promise<void> {
     await trx('pcp_executions').insert(toRow(record));
-    await trx('pcp_admission_locks')
-      .where('scope', `agent:${record.agentRef}`)
-      .increment('admitted', 1);
     await this.insertEvent(trx, {
       executionId: record.id,
       toState: record.state,

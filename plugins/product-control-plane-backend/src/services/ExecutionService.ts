@@ -247,7 +247,9 @@ export class ExecutionService {
       throw new EntitlementError(entitlement.code, entitlement.reason);
     }
     this.o.agents.validateInput(resolved, req.input);
-    const userSecrets = await this.o.store.listUserSecrets(userRef, agentRef);
+    const userSecrets = resolved.spec.secrets?.length
+      ? await this.o.store.listUserSecrets(userRef, agentRef)
+      : [];
     const decision = this.o.policy.decide({
       agentRef,
       spec: resolved.spec,
@@ -378,19 +380,17 @@ export class ExecutionService {
       if (isTerminalExecutionState(record.state) || left <= 0) return record;
       // Wake on a local change, or re-read after a second (another instance
       // may have applied the update).
+      let onChange: ((r: ExecutionRecord) => void) | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>(resolve => {
-        const timer = setTimeout(done, Math.min(1000, left));
-        function done() {
-          clearTimeout(timer);
-          events.off('change', onChange);
-          resolve();
-        }
-        const events = this.events;
-        function onChange(r: ExecutionRecord) {
-          if (r.id === id) done();
-        }
-        events.on('change', onChange);
+        onChange = r => {
+          if (r.id === id) resolve();
+        };
+        timer = setTimeout(resolve, Math.min(1000, left));
+        this.events.on('change', onChange);
       });
+      clearTimeout(timer);
+      this.events.off('change', onChange!);
     }
   }
 
@@ -633,8 +633,6 @@ export class ExecutionService {
 
   /** Marks a queued run dispatched after the infra plane accepted its plan. */
   async markDispatched(id: string) {
-    const record = await this.o.store.getExecution(id);
-    if (record?.state !== 'queued') return;
     try {
       await this.transition(id, 'dispatched', 'dispatcher', {
         dispatchedAt: new Date().toISOString(),

@@ -7,12 +7,10 @@ import { Execution, ExecutionLogLine, ExecutionStreamEvent } from './types';
 export function toLogLine(raw: unknown): ExecutionLogLine {
   if (typeof raw === 'string') return { message: raw };
   const r = (raw ?? {}) as Record<string, unknown>;
-  const message =
-    typeof r.message === 'string'
-      ? r.message
-      : typeof r.line === 'string'
-      ? r.line
-      : JSON.stringify(r);
+  let message: string;
+  if (typeof r.message === 'string') message = r.message;
+  else if (typeof r.line === 'string') message = r.line;
+  else message = JSON.stringify(r);
   return {
     ts: typeof r.ts === 'string' ? r.ts : undefined,
     level: typeof r.level === 'string' ? r.level : undefined,
@@ -120,8 +118,9 @@ export class ProductControlPlaneClient implements ProductControlPlaneApi {
       const { value, done } = await reader.read();
       if (done) return;
       buffer += decoder.decode(value, { stream: true });
-      let index: number;
-      while ((index = buffer.indexOf('\n\n')) >= 0) {
+      for (;;) {
+        const index = buffer.indexOf('\n\n');
+        if (index < 0) break;
         const block = buffer.slice(0, index);
         buffer = buffer.slice(index + 2);
         const event = /^event:\s*(.*)$/m.exec(block)?.[1];

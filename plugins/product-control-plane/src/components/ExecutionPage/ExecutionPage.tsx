@@ -37,6 +37,11 @@ function logText(lines: ExecutionLogLine[]): string {
     .join('\n');
 }
 
+function resultNote(terminal: boolean, truncated: boolean): string {
+  if (!terminal) return 'Waiting for the result…';
+  return truncated ? 'The result was too large to keep.' : 'No result.';
+}
+
 /** Live state, logs and result of one execution, with Cancel and Re-run. */
 export function ExecutionPage(props: {
   executionId?: string;
@@ -214,11 +219,7 @@ export function ExecutionPage(props: {
             </div>
           ) : (
             <Typography color="textSecondary">
-              {terminal
-                ? execution.resultTruncated
-                  ? 'The result was too large to keep.'
-                  : 'No result.'
-                : 'Waiting for the result…'}
+              {resultNote(terminal, execution.resultTruncated)}
             </Typography>
           )}
           <Typography variant="subtitle2" style={{ marginTop: 16 }}>
