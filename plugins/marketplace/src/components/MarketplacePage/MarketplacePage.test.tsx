@@ -4,6 +4,7 @@ import { MarketplaceApi, marketplaceApiRef } from '../../api';
 import { rootRouteRef } from '../../routes';
 import { DiscoveryPage } from '../DiscoveryPage';
 import { MyAgentsPage } from '../MyAgentsPage';
+import { PublishingPage } from '../PublishingPage';
 
 const summarizer = {
   agentRef: 'agent:default/summarizer', namespace: 'default', name: 'summarizer', title: 'Text Summarizer',
@@ -66,5 +67,28 @@ describe('MyAgentsPage', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
     await waitFor(() => expect(cancel).toHaveBeenCalledWith('e1'));
     expect(await screen.findByText('You have not acquired any agent yet.')).toBeInTheDocument();
+  });
+});
+
+describe('PublishingPage', () => {
+  it('lists my listings with holders and revokes an entitlement', async () => {
+    const listing = {
+      ...summarizer, catalogVisibility: 'public' as const, allowedGroups: ['group:default/platform-team'],
+      entitlements: [{ id: 'e9', holderRef: 'user:default/grace', agentRef: summarizer.agentRef, plan: 'free', status: 'active' as const,
+        expiresAt: null, createdBy: 'user:default/grace', createdAt: '', updatedAt: '' }],
+    };
+    const publishing = jest.fn().mockResolvedValueOnce({ items: [listing] }).mockResolvedValue({ items: [{ ...listing, entitlements: [] }] });
+    const revoke = jest.fn().mockResolvedValue({});
+    await renderInTestApp(
+      <TestApiProvider apis={[[marketplaceApiRef, mockApi({ publishing, revoke })]]}>
+        <PublishingPage />
+      </TestApiProvider>,
+      { mountedRoutes: { '/marketplace': rootRouteRef } },
+    );
+    expect(await screen.findByText('grace (free)')).toBeInTheDocument();
+    expect(screen.getByText('platform-team')).toBeInTheDocument();
+    fireEvent.click(screen.getByRole('button', { name: 'Revoke' }));
+    await waitFor(() => expect(revoke).toHaveBeenCalledWith('e9'));
+    await waitFor(() => expect(screen.queryByText('grace (free)')).not.toBeInTheDocument());
   });
 });

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
-import { MenuItem, Select } from '@material-ui/core';
+import { Button, MenuItem, Select } from '@material-ui/core';
 import {
   Progress,
   ResponseErrorPanel,
@@ -36,6 +36,19 @@ export function PublishingPage() {
     }
   };
 
+  const revoke = async (id: string, holderRef: string) => {
+    setBusy(true);
+    try {
+      await api.revoke(id);
+      alertApi.post({ message: `Revoked the entitlement of ${shortRef(holderRef)}`, severity: 'success', display: 'transient' });
+      retry();
+    } catch (e) {
+      alertApi.post({ message: String((e as Error).message), severity: 'error' });
+    } finally {
+      setBusy(false);
+    }
+  };
+
   const columns: TableColumn<PublishedListing>[] = [
     { title: 'Agent', field: 'title' },
     { title: 'Version', field: 'version' },
@@ -50,7 +63,20 @@ export function PublishingPage() {
       ),
     },
     { title: 'Allowed groups', render: l => l.allowedGroups.map(shortRef).join(', ') || '–' },
-    { title: 'Holders', render: l => l.entitlements.map(e => `${shortRef(e.holderRef)} (${e.plan})`).join(', ') || '–' },
+    {
+      title: 'Holders',
+      render: l =>
+        l.entitlements.length
+          ? l.entitlements.map(e => (
+              <div key={e.id}>
+                {shortRef(e.holderRef)} ({e.plan})
+                <Button size="small" disabled={busy} onClick={() => revoke(e.id, e.holderRef)}>
+                  Revoke
+                </Button>
+              </div>
+            ))
+          : '–',
+    },
     { title: 'Runs (30 d)', field: 'runs30d' },
   ];
   return (
