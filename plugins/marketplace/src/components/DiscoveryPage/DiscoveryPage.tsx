@@ -110,7 +110,7 @@ export function DiscoveryPage() {
 
   return (
     <Grid container spacing={2}>
-      <Grid item xs={12} md={4}>
+      <Grid item xs={12} md={6}>
         <TextField
           label="Search agents"
           variant="outlined"
@@ -121,27 +121,27 @@ export function DiscoveryPage() {
           inputProps={{ 'aria-label': 'Search agents' }}
         />
       </Grid>
-      <Grid item xs={6} md={2}>
+      <Grid item xs={6} md={3}>
         <TextField label="Tags" variant="outlined" size="small" fullWidth value={tags}
           onChange={e => { setTags(e.target.value); setPage(0); }} />
       </Grid>
-      <Grid item xs={6} md={2}>
+      <Grid item xs={6} md={3}>
         <TextField label="Owner" variant="outlined" size="small" fullWidth value={owner}
           onChange={e => { setOwner(e.target.value); setPage(0); }} />
       </Grid>
-      <Grid item xs={6} md={1}>
+      <Grid item xs={6} md={3}>
         <FilterSelect label="Pricing" value={filters.pricing} onChange={setFilter('pricing')}
           options={[['', 'Any'], ['free', 'Free'], ['per-run', 'Per run'], ['subscription', 'Subscription'], ['metered', 'Metered']]} />
       </Grid>
-      <Grid item xs={6} md={1}>
+      <Grid item xs={6} md={3}>
         <FilterSelect label="Visibility" value={filters.visibility} onChange={setFilter('visibility')}
           options={[['', 'Any'], ['public', 'Public'], ['internal', 'Internal'], ['private', 'Private'], ['preview', 'Preview']]} />
       </Grid>
-      <Grid item xs={6} md={1}>
+      <Grid item xs={6} md={3}>
         <FilterSelect label="Availability" value={filters.availability} onChange={setFilter('availability')}
           options={[['', 'Any'], ['available', 'Available'], ['degraded', 'Degraded'], ['unavailable', 'Unavailable'], ['preview', 'Preview'], ['unknown', 'Unknown']]} />
       </Grid>
-      <Grid item xs={6} md={1}>
+      <Grid item xs={6} md={3}>
         <FilterSelect label="Sort" value={filters.sort} onChange={setFilter('sort')}
           options={[['name', 'Name'], ['popularity', 'Popularity'], ['successRate', 'Success rate'], ['newest', 'Newest']]} />
       </Grid>
