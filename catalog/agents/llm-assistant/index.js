@@ -9,7 +9,10 @@ module.exports = defineAgent({
     ctx.log(`Asking ${ctx.tools.llm.model ?? 'the default model'}`);
     const answer = await ctx.tools.llm.complete({
       messages: [
-        { role: 'system', content: 'You are a concise assistant for software engineers.' },
+        {
+          role: 'system',
+          content: 'You are a concise assistant for software engineers.',
+        },
         { role: 'user', content: input.question },
       ],
       temperature: input.temperature ?? 0.2,

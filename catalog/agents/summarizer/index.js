@@ -2,7 +2,9 @@
 const { defineAgent } = require('@internal/agent-runtime');
 
 const STOP = new Set(
-  'a an and are as at be but by for from has have he her his i in is it its of on or she that the their them they this to was were will with you your'.split(' '),
+  'a an and are as at be but by for from has have he her his i in is it its of on or she that the their them they this to was were will with you your'.split(
+    ' ',
+  ),
 );
 
 function splitSentences(text) {
@@ -25,7 +27,8 @@ function summarize(text, count) {
   for (const w of words(text)) freq.set(w, (freq.get(w) || 0) + 1);
   const scored = sentences.map((s, index) => {
     const ws = words(s);
-    const score = ws.reduce((n, w) => n + (freq.get(w) || 0), 0) / Math.max(ws.length, 1);
+    const score =
+      ws.reduce((n, w) => n + (freq.get(w) || 0), 0) / Math.max(ws.length, 1);
     return { s, index, score };
   });
   return scored
@@ -38,7 +41,9 @@ function summarize(text, count) {
 module.exports = defineAgent({
   async handler(input, ctx) {
     const count = input.sentences ?? 3;
-    ctx.log(`Summarizing ${input.text.length} characters into ${count} sentences`);
+    ctx.log(
+      `Summarizing ${input.text.length} characters into ${count} sentences`,
+    );
     const kept = summarize(input.text, count);
     return { summary: kept.join(' '), sentences: kept.length };
   },

@@ -20,7 +20,10 @@ export type AgentToolName = 'http' | 'llm' | 'catalog';
 /** The `http` tool: `fetch` limited to the run's host allow-list. @public */
 export interface HttpTool {
   readonly allowHosts: readonly string[];
-  fetch(input: string | URL | { url: string }, init?: RequestInit): Promise<Response>;
+  fetch(
+    input: string | URL | { url: string },
+    init?: RequestInit,
+  ): Promise<Response>;
   getJson<T = AgentJson>(url: string, init?: RequestInit): Promise<T>;
 }
 
@@ -60,7 +63,9 @@ export interface CatalogEntity {
 /** The `catalog` tool: read access to the portal's catalog with the run's token. @public */
 export interface CatalogTool {
   getEntities(request?: {
-    filter?: Record<string, string | string[] | true> | Array<Record<string, string | string[] | true>>;
+    filter?:
+      | Record<string, string | string[] | true>
+      | Array<Record<string, string | string[] | true>>;
     fields?: string[];
     limit?: number;
   }): Promise<CatalogEntity[]>;
@@ -109,7 +114,11 @@ export interface AgentContext<TTools extends AgentToolName = AgentToolName> {
 }
 
 /** An agent definition for `defineAgent`. @public */
-export interface AgentDefinition<TInput = any, TOutput = AgentJson, TTools extends AgentToolName = AgentToolName> {
+export interface AgentDefinition<
+  TInput = any,
+  TOutput = AgentJson,
+  TTools extends AgentToolName = AgentToolName,
+> {
   /** JSON Schema of the input (documentation; the platform validates from the entity). */
   input?: object;
   /** JSON Schema of the output. */
@@ -121,7 +130,11 @@ export interface AgentDefinition<TInput = any, TOutput = AgentJson, TTools exten
 }
 
 /** Checks and freezes an agent definition; export it as the module's default. @public */
-export function defineAgent<TInput = any, TOutput = AgentJson, TTools extends AgentToolName = AgentToolName>(
+export function defineAgent<
+  TInput = any,
+  TOutput = AgentJson,
+  TTools extends AgentToolName = AgentToolName,
+>(
   definition: AgentDefinition<TInput, TOutput, TTools>,
 ): Readonly<AgentDefinition<TInput, TOutput, TTools>>;
 
@@ -155,6 +168,11 @@ export const RUNTIME_EXIT_CODES: Readonly<{
   timeout: 124;
 }>;
 /** Parses one stdout line into an event (without its tag), or undefined. @public */
-export function parseRuntimeEventLine(line: string): ({ type: string; ts: string } & Record<string, any>) | undefined;
+export function parseRuntimeEventLine(
+  line: string,
+): ({ type: string; ts: string } & Record<string, any>) | undefined;
 /** Whether a URL's host is allowed by an allow-list (exact host or `*.suffix`). @public */
-export function isHostAllowed(url: URL, allowHosts: readonly string[] | undefined): boolean;
+export function isHostAllowed(
+  url: URL,
+  allowHosts: readonly string[] | undefined,
+): boolean;

@@ -46,7 +46,8 @@ class Redactor {
     seen.add(v);
     if (Array.isArray(v)) return v.map(x => this.value(x, seen));
     const out = {};
-    for (const [k, x] of Object.entries(v)) out[this.string(k)] = this.value(x, seen);
+    for (const [k, x] of Object.entries(v))
+      out[this.string(k)] = this.value(x, seen);
     return out;
   }
 }

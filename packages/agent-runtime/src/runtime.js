@@ -29,7 +29,10 @@ function positiveNumber(env, name, fallback) {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isFinite(n) || n <= 0) {
-    throw new RunFailure('load-error', `${name} must be a positive number, got "${raw}"`);
+    throw new RunFailure(
+      'load-error',
+      `${name} must be a positive number, got "${raw}"`,
+    );
   }
   return n;
 }
@@ -51,12 +54,18 @@ function readInput(env) {
     try {
       text = fs.readFileSync(env.AGENT_INPUT_FILE, 'utf8');
     } catch (e) {
-      throw new RunFailure('invalid-input', `AGENT_INPUT_FILE cannot be read: ${e.message}`);
+      throw new RunFailure(
+        'invalid-input',
+        `AGENT_INPUT_FILE cannot be read: ${e.message}`,
+      );
     }
     try {
       input = JSON.parse(text);
     } catch (e) {
-      throw new RunFailure('invalid-input', `AGENT_INPUT_FILE is not valid JSON: ${e.message}`);
+      throw new RunFailure(
+        'invalid-input',
+        `AGENT_INPUT_FILE is not valid JSON: ${e.message}`,
+      );
     }
   }
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
@@ -68,8 +77,14 @@ function readInput(env) {
 function readTools(env) {
   if (!env.AGENT_TOOLS) return [];
   const tools = parseJsonEnv(env, 'AGENT_TOOLS', 'load-error');
-  if (!Array.isArray(tools) || tools.some(t => !t || typeof t.name !== 'string')) {
-    throw new RunFailure('load-error', 'AGENT_TOOLS must be a JSON array of { name, allowHosts? }');
+  if (
+    !Array.isArray(tools) ||
+    tools.some(t => !t || typeof t.name !== 'string')
+  ) {
+    throw new RunFailure(
+      'load-error',
+      'AGENT_TOOLS must be a JSON array of { name, allowHosts? }',
+    );
   }
   return tools;
 }
@@ -85,7 +100,10 @@ function readSecrets(env) {
   } catch (e) {
     // No folder (no Secret volume mounted): the run has no secrets.
     if (e.code === 'ENOENT') return secrets;
-    throw new RunFailure('load-error', `AGENT_SECRETS_DIR cannot be read: ${e.code || e.message}`);
+    throw new RunFailure(
+      'load-error',
+      `AGENT_SECRETS_DIR cannot be read: ${e.code || e.message}`,
+    );
   }
   for (const name of names) {
     // Kubernetes volumes hold `..data` and timestamped dirs next to the keys.
@@ -107,7 +125,9 @@ function resolveEntrypoint(agentDir, env) {
   if (!entry) {
     entry = 'index.js';
     try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(agentDir, 'package.json'), 'utf8'));
+      const pkg = JSON.parse(
+        fs.readFileSync(path.join(agentDir, 'package.json'), 'utf8'),
+      );
       if (typeof pkg.main === 'string' && pkg.main) entry = pkg.main;
     } catch {
       // no package.json: index.js
@@ -116,7 +136,10 @@ function resolveEntrypoint(agentDir, env) {
   const file = path.resolve(agentDir, entry);
   const rel = path.relative(agentDir, file);
   if (rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new RunFailure('load-error', `AGENT_ENTRYPOINT "${entry}" points outside the agent folder`);
+    throw new RunFailure(
+      'load-error',
+      `AGENT_ENTRYPOINT "${entry}" points outside the agent folder`,
+    );
   }
   return file;
 }
@@ -148,26 +171,39 @@ function provideSdk(agentDir) {
 
 async function loadModule(file) {
   if (!fs.existsSync(file)) {
-    throw new RunFailure('load-error', `the agent entrypoint ${file} does not exist`);
+    throw new RunFailure(
+      'load-error',
+      `the agent entrypoint ${file} does not exist`,
+    );
   }
   try {
     if (file.endsWith('.mjs')) return await import(pathToFileURL(file).href);
     try {
       return require(file);
     } catch (e) {
-      if (e && (e.code === 'ERR_REQUIRE_ESM' || e.code === 'ERR_REQUIRE_ASYNC_MODULE')) {
+      if (
+        e &&
+        (e.code === 'ERR_REQUIRE_ESM' || e.code === 'ERR_REQUIRE_ASYNC_MODULE')
+      ) {
         return await import(pathToFileURL(file).href);
       }
       throw e;
     }
   } catch (e) {
-    throw new RunFailure('load-error', `the agent module failed to load: ${e && e.stack ? e.stack : e}`);
+    throw new RunFailure(
+      'load-error',
+      `the agent module failed to load: ${e && e.stack ? e.stack : e}`,
+    );
   }
 }
 
 /** Finds the agent in a module: `defineAgent(...)` default export, `module.exports = { handler }`, or a bare function. */
 function resolveAgent(mod) {
-  const candidates = [mod, mod && mod.default, mod && mod.default && mod.default.default];
+  const candidates = [
+    mod,
+    mod && mod.default,
+    mod && mod.default && mod.default.default,
+  ];
   for (const c of candidates) {
     if (c && typeof c === 'object' && typeof c.handler === 'function') return c;
     if (typeof c === 'function') return { handler: c };
@@ -186,13 +222,23 @@ function compileOutputSchema(schema) {
   try {
     return ajv.compile(schema);
   } catch (e) {
-    throw new RunFailure('load-error', `AGENT_OUTPUT_SCHEMA is not a valid JSON Schema: ${e.message}`);
+    throw new RunFailure(
+      'load-error',
+      `AGENT_OUTPUT_SCHEMA is not a valid JSON Schema: ${e.message}`,
+    );
   }
 }
 
 function describeSchemaErrors(errors) {
   return (errors || [])
-    .map(e => `${e.instancePath || '<root>'} ${e.message}${e.params && e.params.additionalProperty ? ` (${e.params.additionalProperty})` : ''}`)
+    .map(
+      e =>
+        `${e.instancePath || '<root>'} ${e.message}${
+          e.params && e.params.additionalProperty
+            ? ` (${e.params.additionalProperty})`
+            : ''
+        }`,
+    )
     .join('; ');
 }
 
@@ -214,16 +260,23 @@ async function runAgent(agentDir, env = process.env) {
   const pending = { stdout: '', stderr: '' };
 
   function emit(event) {
-    const line = JSON.stringify({ tag: RUNTIME_EVENT_TAG, ...redactor.value({ ...event, ts: new Date().toISOString() }) });
+    const line = JSON.stringify({
+      tag: RUNTIME_EVENT_TAG,
+      ...redactor.value({ ...event, ts: new Date().toISOString() }),
+    });
     rawStdoutWrite(`${line}\n`);
   }
   function log(level, message) {
     let text = String(message);
-    if (text.length > MAX_LOG_MESSAGE_CHARS) text = `${text.slice(0, MAX_LOG_MESSAGE_CHARS)}... [truncated]`;
+    if (text.length > MAX_LOG_MESSAGE_CHARS)
+      text = `${text.slice(0, MAX_LOG_MESSAGE_CHARS)}... [truncated]`;
     emit({ type: 'log', level, message: text });
   }
   function flushCaptured() {
-    for (const [stream, level] of [['stdout', 'info'], ['stderr', 'error']]) {
+    for (const [stream, level] of [
+      ['stdout', 'info'],
+      ['stderr', 'error'],
+    ]) {
       if (pending[stream]) {
         log(level, pending[stream]);
         pending[stream] = '';
@@ -242,7 +295,12 @@ async function runAgent(agentDir, env = process.env) {
     process.exit(RUNTIME_EXIT_CODES[code]);
   }
   function fail(code, message) {
-    if (terminating) finish('timeout', { type: 'error', code: 'timeout', message: terminating });
+    if (terminating)
+      finish('timeout', {
+        type: 'error',
+        code: 'timeout',
+        message: terminating,
+      });
     else finish(code, { type: 'error', code, message: String(message) });
   }
   function terminate(message) {
@@ -264,7 +322,12 @@ async function runAgent(agentDir, env = process.env) {
 
   // Everything the agent prints becomes `log` events; stdout carries events only.
   const capture = (stream, level) => (chunk, encoding, cb) => {
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(typeof encoding === 'string' ? encoding : 'utf8');
+    const text =
+      typeof chunk === 'string'
+        ? chunk
+        : Buffer.from(chunk).toString(
+            typeof encoding === 'string' ? encoding : 'utf8',
+          );
     const lines = (pending[stream] + text).split('\n');
     pending[stream] = lines.pop();
     for (const l of lines) log(level, l);
@@ -274,30 +337,65 @@ async function runAgent(agentDir, env = process.env) {
   };
   process.stdout.write = capture('stdout', 'info');
   process.stderr.write = capture('stderr', 'error');
-  const consoleLevels = { log: 'info', info: 'info', debug: 'debug', trace: 'debug', warn: 'warn', error: 'error' };
+  const consoleLevels = {
+    log: 'info',
+    info: 'info',
+    debug: 'debug',
+    trace: 'debug',
+    warn: 'warn',
+    error: 'error',
+  };
   for (const [method, level] of Object.entries(consoleLevels)) {
     // eslint-disable-next-line no-console
     console[method] = (...args) => log(level, util.format(...args));
   }
 
-  const onSignal = signal => terminate(`the run was terminated by ${signal} (cancelled or out of time)`);
+  const onSignal = signal =>
+    terminate(`the run was terminated by ${signal} (cancelled or out of time)`);
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('unhandledRejection', reason => {
-    fail('agent-error', `unhandled promise rejection: ${reason && reason.message !== undefined ? reason.message : util.inspect(reason)}`);
+    fail(
+      'agent-error',
+      `unhandled promise rejection: ${
+        reason && reason.message !== undefined
+          ? reason.message
+          : util.inspect(reason)
+      }`,
+    );
   });
   process.on('uncaughtException', err => {
-    fail('agent-error', `uncaught exception: ${err && err.message !== undefined ? err.message : util.inspect(err)}`);
+    fail(
+      'agent-error',
+      `uncaught exception: ${
+        err && err.message !== undefined ? err.message : util.inspect(err)
+      }`,
+    );
   });
   process.on('beforeExit', () => {
-    fail('agent-error', "the agent's handler never settled: its promise was still pending when nothing was left to run");
+    fail(
+      'agent-error',
+      "the agent's handler never settled: its promise was still pending when nothing was left to run",
+    );
   });
 
   try {
     const absDir = path.resolve(agentDir || '.');
-    const timeoutSeconds = positiveNumber(env, 'AGENT_TIMEOUT_SECONDS', undefined);
-    const maxResultBytes = positiveNumber(env, 'AGENT_MAX_RESULT_BYTES', DEFAULT_MAX_RESULT_BYTES);
-    const heartbeatSeconds = positiveNumber(env, 'AGENT_HEARTBEAT_SECONDS', DEFAULT_HEARTBEAT_SECONDS);
+    const timeoutSeconds = positiveNumber(
+      env,
+      'AGENT_TIMEOUT_SECONDS',
+      undefined,
+    );
+    const maxResultBytes = positiveNumber(
+      env,
+      'AGENT_MAX_RESULT_BYTES',
+      DEFAULT_MAX_RESULT_BYTES,
+    );
+    const heartbeatSeconds = positiveNumber(
+      env,
+      'AGENT_HEARTBEAT_SECONDS',
+      DEFAULT_HEARTBEAT_SECONDS,
+    );
     const grants = readTools(env);
     const secrets = readSecrets(env);
     for (const value of secrets.values()) redactor.add(value);
@@ -309,18 +407,26 @@ async function runAgent(agentDir, env = process.env) {
       tools: grants.map(g => g.name),
     });
 
-    const heartbeat = setInterval(() => emit({ type: 'heartbeat' }), heartbeatSeconds * 1000);
+    const heartbeat = setInterval(
+      () => emit({ type: 'heartbeat' }),
+      heartbeatSeconds * 1000,
+    );
     heartbeat.unref();
     timers.push(heartbeat);
     if (timeoutSeconds) {
-      const t = setTimeout(() => terminate(`the run exceeded its timeout of ${timeoutSeconds}s`), timeoutSeconds * 1000);
+      const t = setTimeout(
+        () => terminate(`the run exceeded its timeout of ${timeoutSeconds}s`),
+        timeoutSeconds * 1000,
+      );
       t.unref();
       timers.push(t);
     }
 
     const input = readInput(env);
     const validateOutput = env.AGENT_OUTPUT_SCHEMA
-      ? compileOutputSchema(parseJsonEnv(env, 'AGENT_OUTPUT_SCHEMA', 'load-error'))
+      ? compileOutputSchema(
+          parseJsonEnv(env, 'AGENT_OUTPUT_SCHEMA', 'load-error'),
+        )
       : undefined;
 
     const secretsApi = Object.freeze({
@@ -354,7 +460,12 @@ async function runAgent(agentDir, env = process.env) {
       log: ctxLog,
       progress(percent, message) {
         const p = Number(percent);
-        if (!Number.isFinite(p)) throw new TypeError(`ctx.progress: percent must be a number, got ${util.inspect(percent)}`);
+        if (!Number.isFinite(p))
+          throw new TypeError(
+            `ctx.progress: percent must be a number, got ${util.inspect(
+              percent,
+            )}`,
+          );
         emit({
           type: 'progress',
           percent: Math.max(0, Math.min(100, Math.round(p * 100) / 100)),
@@ -364,7 +475,9 @@ async function runAgent(agentDir, env = process.env) {
     });
 
     provideSdk(absDir);
-    const agent = resolveAgent(await loadModule(resolveEntrypoint(absDir, env)));
+    const agent = resolveAgent(
+      await loadModule(resolveEntrypoint(absDir, env)),
+    );
     for (const name of Array.isArray(agent.secrets) ? agent.secrets : []) {
       if (!secrets.has(name)) throw new SecretMissingError(name);
     }
@@ -377,18 +490,32 @@ async function runAgent(agentDir, env = process.env) {
     try {
       serialized = JSON.stringify(result);
     } catch (e) {
-      throw new RunFailure('invalid-output', `the result is not JSON-serializable: ${e.message}`);
+      throw new RunFailure(
+        'invalid-output',
+        `the result is not JSON-serializable: ${e.message}`,
+      );
     }
     if (serialized === undefined) {
-      throw new RunFailure('invalid-output', `the result is not JSON-serializable (${typeof result})`);
+      throw new RunFailure(
+        'invalid-output',
+        `the result is not JSON-serializable (${typeof result})`,
+      );
     }
     const bytes = Buffer.byteLength(serialized);
     if (bytes > maxResultBytes) {
-      throw new RunFailure('result-too-large', `the result is ${bytes} bytes, more than the limit of ${maxResultBytes} bytes`);
+      throw new RunFailure(
+        'result-too-large',
+        `the result is ${bytes} bytes, more than the limit of ${maxResultBytes} bytes`,
+      );
     }
     const plain = JSON.parse(serialized);
     if (validateOutput && !validateOutput(plain)) {
-      throw new RunFailure('invalid-output', `the result does not match the output schema: ${describeSchemaErrors(validateOutput.errors)}`);
+      throw new RunFailure(
+        'invalid-output',
+        `the result does not match the output schema: ${describeSchemaErrors(
+          validateOutput.errors,
+        )}`,
+      );
     }
     return finish('success', { type: 'result', result: plain });
   } catch (e) {

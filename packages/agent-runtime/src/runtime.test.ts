@@ -29,30 +29,49 @@ describe('agent runtime', () => {
         },
       });`);
     const run = await runRuntime(dir, {
-      env: { AGENT_INPUT: '{"who":"ada"}', AGENT_REF: 'agent:default/hello', AGENT_VERSION: '1.2.3' },
+      env: {
+        AGENT_INPUT: '{"who":"ada"}',
+        AGENT_REF: 'agent:default/hello',
+        AGENT_VERSION: '1.2.3',
+      },
     });
     expect(run.strayLines).toEqual([]);
     expect(run.code).toBe(0);
-    expect(run.events[0]).toMatchObject({ type: 'started', agent: 'agent:default/hello', version: '1.2.3', tools: [] });
+    expect(run.events[0]).toMatchObject({
+      type: 'started',
+      agent: 'agent:default/hello',
+      version: '1.2.3',
+      tools: [],
+    });
     expect(eventsOf(run, 'log').map(e => [e.level, e.message])).toEqual([
       ['info', 'hello ada'],
       ['error', 'careful'],
       ['info', 'raw write'],
       ['warn', 'warned'],
     ]);
-    expect(eventsOf(run, 'progress')).toEqual([expect.objectContaining({ percent: 50, message: 'half' })]);
-    expect(lastEvent(run)).toMatchObject({ type: 'result', result: { greeting: 'hi ada', executionId: 'exec-test-1' } });
+    expect(eventsOf(run, 'progress')).toEqual([
+      expect.objectContaining({ percent: 50, message: 'half' }),
+    ]);
+    expect(lastEvent(run)).toMatchObject({
+      type: 'result',
+      result: { greeting: 'hi ada', executionId: 'exec-test-1' },
+    });
     for (const e of run.events) expect(typeof e.ts).toBe('string');
   });
 
   it('reads the input from AGENT_INPUT_FILE and refuses invalid input with exit 2', async () => {
     const dir = agent(`module.exports = { handler: input => input };`);
     fs.writeFileSync(`${dir}/in.json`, '{"a":1}');
-    const ok = await runRuntime(dir, { env: { AGENT_INPUT_FILE: `${dir}/in.json` } });
+    const ok = await runRuntime(dir, {
+      env: { AGENT_INPUT_FILE: `${dir}/in.json` },
+    });
     expect(lastEvent(ok)).toMatchObject({ type: 'result', result: { a: 1 } });
     const bad = await runRuntime(dir, { env: { AGENT_INPUT: '{nope' } });
     expect(bad.code).toBe(2);
-    expect(lastEvent(bad)).toMatchObject({ type: 'error', code: 'invalid-input' });
+    expect(lastEvent(bad)).toMatchObject({
+      type: 'error',
+      code: 'invalid-input',
+    });
     expect(lastEvent(bad).message).toMatch(/AGENT_INPUT is not valid JSON/);
   });
 
@@ -61,12 +80,23 @@ describe('agent runtime', () => {
       if ('http' in ctx.tools) throw new Error('http should not be visible');
       return (await ctx.tools.http.fetch('http://example.com')).status;
     } };`);
-    const run = await runRuntime(dir, { env: { AGENT_TOOLS: '[{"name":"llm"}]', AGENT_LLM_BASE_URL: 'http://127.0.0.1:1' } });
+    const run = await runRuntime(dir, {
+      env: {
+        AGENT_TOOLS: '[{"name":"llm"}]',
+        AGENT_LLM_BASE_URL: 'http://127.0.0.1:1',
+      },
+    });
     expect(run.code).toBe(7);
     expect(eventsOf(run, 'tool-denied')).toEqual([
-      expect.objectContaining({ tool: 'http', message: 'tool "http" was not granted to this run (granted: llm)' }),
+      expect.objectContaining({
+        tool: 'http',
+        message: 'tool "http" was not granted to this run (granted: llm)',
+      }),
     ]);
-    expect(lastEvent(run)).toMatchObject({ type: 'error', code: 'tool-denied' });
+    expect(lastEvent(run)).toMatchObject({
+      type: 'error',
+      code: 'tool-denied',
+    });
   });
 
   it('records a denial even when the agent catches it and carries on', async () => {
@@ -77,18 +107,25 @@ describe('agent runtime', () => {
     expect(run.code).toBe(0);
     expect(eventsOf(run, 'tool-denied')).toHaveLength(1);
     expect(lastEvent(run).result).toEqual({
-      caught: 'ToolDeniedError: tool "catalog" was not granted to this run (granted: none)',
+      caught:
+        'ToolDeniedError: tool "catalog" was not granted to this run (granted: none)',
     });
   });
 
   it('http tool: allowed hosts work, others and redirects to them are denied', async () => {
     const server = await startServer((req, res) => {
       if (req.url === '/redirect') {
-        res.writeHead(302, { location: `http://localhost:${(server as any).port}/ok` }).end();
+        res
+          .writeHead(302, {
+            location: `http://localhost:${(server as any).port}/ok`,
+          })
+          .end();
       } else if (req.url === '/redirect-same') {
         res.writeHead(302, { location: '/ok' }).end();
       } else {
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end('{"ok":true}');
       }
     });
     try {
@@ -104,14 +141,18 @@ describe('agent runtime', () => {
       const run = await runRuntime(dir, {
         env: {
           AGENT_INPUT: JSON.stringify({ base: server.url }),
-          AGENT_TOOLS: JSON.stringify([{ name: 'http', allowHosts: ['127.0.0.1', '*.example.com'] }]),
+          AGENT_TOOLS: JSON.stringify([
+            { name: 'http', allowHosts: ['127.0.0.1', '*.example.com'] },
+          ]),
         },
       });
       expect(run.code).toBe(0);
       const result = lastEvent(run).result;
       expect(result.allowed).toEqual({ ok: true });
       expect(result.followed).toBe(200);
-      expect(result[`http://localhost:${server.port}/ok`]).toBe('ToolDeniedError');
+      expect(result[`http://localhost:${server.port}/ok`]).toBe(
+        'ToolDeniedError',
+      );
       expect(result[`${server.url}/redirect`]).toBe('ToolDeniedError');
       expect(result['file:///etc/passwd']).toBe('ToolDeniedError');
       expect(eventsOf(run, 'tool-denied').map(e => e.message)).toEqual([
@@ -133,9 +174,20 @@ describe('agent runtime', () => {
 
   it('llm tool: calls /chat/completions with the model and the key, the key never printed', async () => {
     const server = await startServer((req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ choices: [{ message: { role: 'assistant', content: `echo: ${JSON.parse(req.body).messages[0].content}` } }] }),
-      );
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(
+          JSON.stringify({
+            choices: [
+              {
+                message: {
+                  role: 'assistant',
+                  content: `echo: ${JSON.parse(req.body).messages[0].content}`,
+                },
+              },
+            ],
+          }),
+        );
     });
     try {
       const dir = agent(`module.exports = { async handler(input, ctx) {
@@ -169,12 +221,24 @@ describe('agent runtime', () => {
   });
 
   it('llm tool: a failing endpoint is an agent error naming the status', async () => {
-    const server = await startServer((_req, res) => res.writeHead(429).end('slow down'));
+    const server = await startServer((_req, res) =>
+      res.writeHead(429).end('slow down'),
+    );
     try {
-      const dir = agent(`module.exports = { handler: (input, ctx) => ctx.tools.llm.complete({ messages: [{ role: 'user', content: 'x' }] }) };`);
-      const run = await runRuntime(dir, { env: { AGENT_TOOLS: '[{"name":"llm"}]', AGENT_LLM_BASE_URL: server.url } });
+      const dir = agent(
+        `module.exports = { handler: (input, ctx) => ctx.tools.llm.complete({ messages: [{ role: 'user', content: 'x' }] }) };`,
+      );
+      const run = await runRuntime(dir, {
+        env: {
+          AGENT_TOOLS: '[{"name":"llm"}]',
+          AGENT_LLM_BASE_URL: server.url,
+        },
+      });
       expect(run.code).toBe(1);
-      expect(lastEvent(run)).toMatchObject({ code: 'agent-error', message: 'llm: the model endpoint answered 429: slow down' });
+      expect(lastEvent(run)).toMatchObject({
+        code: 'agent-error',
+        message: 'llm: the model endpoint answered 429: slow down',
+      });
     } finally {
       await server.close();
     }
@@ -185,14 +249,21 @@ describe('agent runtime', () => {
     const server = await startServer((req, res) => {
       const url = new URL(req.url, 'http://x');
       if (url.pathname.startsWith('/api/catalog/entities/by-name/')) {
-        res.writeHead(url.pathname.endsWith('/missing') ? 404 : 200, { 'content-type': 'application/json' });
+        res.writeHead(url.pathname.endsWith('/missing') ? 404 : 200, {
+          'content-type': 'application/json',
+        });
         res.end(JSON.stringify({ kind: 'Group', metadata: { name: 'team' } }));
         return;
       }
       const page = url.searchParams.get('cursor')
         ? { items: [{ kind: 'Agent', metadata: { name: 'b' } }], pageInfo: {} }
-        : { items: [{ kind: 'Component', metadata: { name: 'a' } }], pageInfo: { nextCursor: 'c2' } };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(page));
+        : {
+            items: [{ kind: 'Component', metadata: { name: 'a' } }],
+            pageInfo: { nextCursor: 'c2' },
+          };
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify(page));
     });
     try {
       const dir = agent(`module.exports = { async handler(input, ctx) {
@@ -212,13 +283,28 @@ describe('agent runtime', () => {
         },
       });
       expect(run.code).toBe(0);
-      expect(lastEvent(run).result).toEqual({ names: ['a', 'b'], group: 'team', missing: null });
-      expect(server.requests.every(r => r.headers.authorization === `Bearer ${token}`)).toBe(true);
+      expect(lastEvent(run).result).toEqual({
+        names: ['a', 'b'],
+        group: 'team',
+        missing: null,
+      });
+      expect(
+        server.requests.every(
+          r => r.headers.authorization === `Bearer ${token}`,
+        ),
+      ).toBe(true);
       const first = new URL(server.requests[0].url, 'http://x');
       expect(first.pathname).toBe('/api/catalog/entities/by-query');
-      expect(first.searchParams.getAll('filter')).toEqual(['kind=Component', 'kind=Agent']);
-      expect(new URL(server.requests[1].url, 'http://x').searchParams.get('cursor')).toBe('c2');
-      expect(server.requests[2].url).toBe('/api/catalog/entities/by-name/group/default/team');
+      expect(first.searchParams.getAll('filter')).toEqual([
+        'kind=Component',
+        'kind=Agent',
+      ]);
+      expect(
+        new URL(server.requests[1].url, 'http://x').searchParams.get('cursor'),
+      ).toBe('c2');
+      expect(server.requests[2].url).toBe(
+        '/api/catalog/entities/by-name/group/default/team',
+      );
       expect(run.stdout).not.toContain(token);
       expect(run.stdout).toContain('token is [REDACTED]');
     } finally {
@@ -233,14 +319,25 @@ describe('agent runtime', () => {
     } };`);
     const secretsDir = writeSecrets({ GIVEN: SECRET });
     fs.mkdirSync(`${secretsDir}/..data`);
-    const run = await runRuntime(dir, { env: { AGENT_SECRETS_DIR: secretsDir } });
+    const run = await runRuntime(dir, {
+      env: { AGENT_SECRETS_DIR: secretsDir },
+    });
     expect(run.code).toBe(6);
-    expect(JSON.parse(eventsOf(run, 'log')[0].message)).toEqual({ names: ['GIVEN'], other: null, env: [] });
-    expect(lastEvent(run)).toMatchObject({ type: 'error', code: 'secret-missing', message: 'secret not provided: NEEDED' });
+    expect(JSON.parse(eventsOf(run, 'log')[0].message)).toEqual({
+      names: ['GIVEN'],
+      other: null,
+      env: [],
+    });
+    expect(lastEvent(run)).toMatchObject({
+      type: 'error',
+      code: 'secret-missing',
+      message: 'secret not provided: NEEDED',
+    });
   });
 
   it('checks the secrets a defineAgent declares before running the handler', async () => {
-    const dir = agent(`const { defineAgent } = require('@internal/agent-runtime');
+    const dir =
+      agent(`const { defineAgent } = require('@internal/agent-runtime');
       module.exports = defineAgent({ secrets: ['API_KEY'], handler: (i, ctx) => { ctx.log('ran'); return 1; } });`);
     const run = await runRuntime(dir);
     expect(run.code).toBe(6);
@@ -259,31 +356,50 @@ describe('agent runtime', () => {
     const secret = 'p@ss"w\\ord';
     const env = { AGENT_SECRETS_DIR: writeSecrets({ TOKEN: secret }) };
     const ok = await runRuntime(dir, { env });
-    const failed = await runRuntime(dir, { env: { ...env, AGENT_INPUT: '{"fail":true}' } });
+    const failed = await runRuntime(dir, {
+      env: { ...env, AGENT_INPUT: '{"fail":true}' },
+    });
     for (const run of [ok, failed]) {
       expect(run.strayLines).toEqual([]);
       expect(run.stdout).not.toContain(secret);
       expect(run.stdout).not.toContain(JSON.stringify(secret).slice(1, -1));
       expect(run.stdout).not.toContain(Buffer.from(secret).toString('base64'));
     }
-    expect(lastEvent(ok).result).toEqual({ leaked: '[REDACTED]', nested: [{ again: 'x[REDACTED]y' }] });
-    expect(eventsOf(ok, 'log').map(e => e.message)).toEqual(['the token [REDACTED] [REDACTED]', '{"s":"[REDACTED]"}']);
-    expect(lastEvent(failed)).toMatchObject({ code: 'agent-error', message: 'bad token [REDACTED]' });
+    expect(lastEvent(ok).result).toEqual({
+      leaked: '[REDACTED]',
+      nested: [{ again: 'x[REDACTED]y' }],
+    });
+    expect(eventsOf(ok, 'log').map(e => e.message)).toEqual([
+      'the token [REDACTED] [REDACTED]',
+      '{"s":"[REDACTED]"}',
+    ]);
+    expect(lastEvent(failed)).toMatchObject({
+      code: 'agent-error',
+      message: 'bad token [REDACTED]',
+    });
   });
 
   it('times out: aborts the signal, then an error event `timeout` and exit 124', async () => {
-    const dir = agent(`module.exports = { handler: (input, ctx) => new Promise(() => {
+    const dir =
+      agent(`module.exports = { handler: (input, ctx) => new Promise(() => {
       ctx.signal.addEventListener('abort', () => ctx.log('abort seen'));
       setInterval(() => {}, 1000);
     }) };`);
-    const run = await runRuntime(dir, { env: { AGENT_TIMEOUT_SECONDS: '0.3' } });
+    const run = await runRuntime(dir, {
+      env: { AGENT_TIMEOUT_SECONDS: '0.3' },
+    });
     expect(run.code).toBe(124);
     expect(eventsOf(run, 'log').map(e => e.message)).toEqual(['abort seen']);
-    expect(lastEvent(run)).toMatchObject({ type: 'error', code: 'timeout', message: 'the run exceeded its timeout of 0.3s' });
+    expect(lastEvent(run)).toMatchObject({
+      type: 'error',
+      code: 'timeout',
+      message: 'the run exceeded its timeout of 0.3s',
+    });
   });
 
   it('handles SIGTERM from outside like a timeout and exits promptly', async () => {
-    const dir = agent(`module.exports = { handler: (input, ctx) => new Promise(() => {
+    const dir =
+      agent(`module.exports = { handler: (input, ctx) => new Promise(() => {
       setInterval(() => {}, 1000);
       ctx.log('ready');
     }) };`);
@@ -298,70 +414,136 @@ describe('agent runtime', () => {
     });
     expect(Date.now() - killedAt).toBeLessThan(2000);
     expect(run.code).toBe(124);
-    expect(lastEvent(run)).toMatchObject({ code: 'timeout', message: expect.stringContaining('SIGTERM') });
+    expect(lastEvent(run)).toMatchObject({
+      code: 'timeout',
+      message: expect.stringContaining('SIGTERM'),
+    });
   });
 
   it('emits heartbeats while the agent works', async () => {
-    const dir = agent(`module.exports = { handler: () => new Promise(r => setTimeout(() => r('done'), 400)) };`);
-    const run = await runRuntime(dir, { env: { AGENT_HEARTBEAT_SECONDS: '0.1' } });
+    const dir = agent(
+      `module.exports = { handler: () => new Promise(r => setTimeout(() => r('done'), 400)) };`,
+    );
+    const run = await runRuntime(dir, {
+      env: { AGENT_HEARTBEAT_SECONDS: '0.1' },
+    });
     expect(run.code).toBe(0);
     expect(eventsOf(run, 'heartbeat').length).toBeGreaterThanOrEqual(2);
     expect(lastEvent(run)).toMatchObject({ type: 'result', result: 'done' });
   });
 
   it('refuses a result larger than AGENT_MAX_RESULT_BYTES with exit 4', async () => {
-    const dir = agent(`module.exports = { handler: () => ({ blob: 'x'.repeat(2000) }) };`);
-    const run = await runRuntime(dir, { env: { AGENT_MAX_RESULT_BYTES: '1000' } });
+    const dir = agent(
+      `module.exports = { handler: () => ({ blob: 'x'.repeat(2000) }) };`,
+    );
+    const run = await runRuntime(dir, {
+      env: { AGENT_MAX_RESULT_BYTES: '1000' },
+    });
     expect(run.code).toBe(4);
     expect(eventsOf(run, 'result')).toEqual([]);
-    expect(lastEvent(run)).toMatchObject({ code: 'result-too-large', message: 'the result is 2011 bytes, more than the limit of 1000 bytes' });
+    expect(lastEvent(run)).toMatchObject({
+      code: 'result-too-large',
+      message: 'the result is 2011 bytes, more than the limit of 1000 bytes',
+    });
   });
 
   it('validates the result against AGENT_OUTPUT_SCHEMA (exit 3 naming the field)', async () => {
     const dir = agent(`module.exports = { handler: input => input };`);
-    const schema = JSON.stringify({ type: 'object', required: ['count'], properties: { count: { type: 'integer' }, url: { type: 'string', format: 'uri' } } });
-    const ok = await runRuntime(dir, { env: { AGENT_OUTPUT_SCHEMA: schema, AGENT_INPUT: '{"count":3,"url":"https://x.dev"}' } });
+    const schema = JSON.stringify({
+      type: 'object',
+      required: ['count'],
+      properties: {
+        count: { type: 'integer' },
+        url: { type: 'string', format: 'uri' },
+      },
+    });
+    const ok = await runRuntime(dir, {
+      env: {
+        AGENT_OUTPUT_SCHEMA: schema,
+        AGENT_INPUT: '{"count":3,"url":"https://x.dev"}',
+      },
+    });
     expect(ok.code).toBe(0);
-    const bad = await runRuntime(dir, { env: { AGENT_OUTPUT_SCHEMA: schema, AGENT_INPUT: '{"count":"three","url":"nope"}' } });
+    const bad = await runRuntime(dir, {
+      env: {
+        AGENT_OUTPUT_SCHEMA: schema,
+        AGENT_INPUT: '{"count":"three","url":"nope"}',
+      },
+    });
     expect(bad.code).toBe(3);
     expect(eventsOf(bad, 'result')).toEqual([]);
     expect(lastEvent(bad)).toMatchObject({
       code: 'invalid-output',
-      message: 'the result does not match the output schema: /count must be integer; /url must match format "uri"',
+      message:
+        'the result does not match the output schema: /count must be integer; /url must match format "uri"',
     });
   });
 
   it('turns unhandled rejections and crashes into agent-error, exit 1', async () => {
-    const rejecting = agent(`module.exports = { handler: () => { Promise.reject(new Error('lost promise')); return new Promise(r => setTimeout(r, 1000)); } };`);
+    const rejecting = agent(
+      `module.exports = { handler: () => { Promise.reject(new Error('lost promise')); return new Promise(r => setTimeout(r, 1000)); } };`,
+    );
     const run = await runRuntime(rejecting);
     expect(run.code).toBe(1);
-    expect(lastEvent(run)).toMatchObject({ code: 'agent-error', message: 'unhandled promise rejection: lost promise' });
+    expect(lastEvent(run)).toMatchObject({
+      code: 'agent-error',
+      message: 'unhandled promise rejection: lost promise',
+    });
 
-    const hanging = agent(`module.exports = { handler: () => new Promise(() => {}) };`);
+    const hanging = agent(
+      `module.exports = { handler: () => new Promise(() => {}) };`,
+    );
     const hung = await runRuntime(hanging);
     expect(hung.code).toBe(1);
     expect(lastEvent(hung).message).toMatch(/never settled/);
   });
 
   it('reports agents that cannot be loaded with load-error, exit 5', async () => {
-    const cases: Array<[Record<string, string>, Record<string, string>, RegExp]> = [
-      [{ 'index.js': 'module.exports = { nothing: 1 };' }, {}, /exports no handler/],
-      [{ 'index.js': 'module.exports = {' }, {}, /failed to load: .*SyntaxError/s],
-      [{ 'index.js': '' }, { AGENT_ENTRYPOINT: 'main.js' }, /main\.js does not exist/],
-      [{ 'index.js': '' }, { AGENT_ENTRYPOINT: '../../etc/passwd' }, /outside the agent folder/],
-      [{ 'index.js': 'module.exports = () => 1;' }, { AGENT_TOOLS: '{"name":"http"}' }, /AGENT_TOOLS must be a JSON array/],
+    const cases: Array<
+      [Record<string, string>, Record<string, string>, RegExp]
+    > = [
+      [
+        { 'index.js': 'module.exports = { nothing: 1 };' },
+        {},
+        /exports no handler/,
+      ],
+      [
+        { 'index.js': 'module.exports = {' },
+        {},
+        /failed to load: .*SyntaxError/s,
+      ],
+      [
+        { 'index.js': '' },
+        { AGENT_ENTRYPOINT: 'main.js' },
+        /main\.js does not exist/,
+      ],
+      [
+        { 'index.js': '' },
+        { AGENT_ENTRYPOINT: '../../etc/passwd' },
+        /outside the agent folder/,
+      ],
+      [
+        { 'index.js': 'module.exports = () => 1;' },
+        { AGENT_TOOLS: '{"name":"http"}' },
+        /AGENT_TOOLS must be a JSON array/,
+      ],
     ];
     for (const [files, env, message] of cases) {
       const run = await runRuntime(writeAgent(files), { env });
       expect(run.code).toBe(5);
-      expect(lastEvent(run)).toMatchObject({ type: 'error', code: 'load-error', message: expect.stringMatching(message) });
+      expect(lastEvent(run)).toMatchObject({
+        type: 'error',
+        code: 'load-error',
+        message: expect.stringMatching(message),
+      });
     }
   });
 
   it('loads ES modules with a default export and package.json main', async () => {
     const dir = writeAgent({
       'package.json': '{"main":"src/agent.mjs"}',
-      'src/agent.mjs': 'export default { handler: async input => ({ doubled: input.n * 2 }) };',
+      'src/agent.mjs':
+        'export default { handler: async input => ({ doubled: input.n * 2 }) };',
     });
     const run = await runRuntime(dir, { env: { AGENT_INPUT: '{"n":21}' } });
     expect(run.code).toBe(0);
@@ -384,22 +566,39 @@ describe('agent runtime', () => {
         'input.json': '{"who":"grace"}',
       });
       const run = await runRuntime(dir, {
-        args: ['--input', `${dir}/input.json`, '--grant', 'http,llm', '--allow-host', 'example.com', '--secret', `KEY=${SECRET}`],
+        args: [
+          '--input',
+          `${dir}/input.json`,
+          '--grant',
+          'http,llm',
+          '--allow-host',
+          'example.com',
+          '--secret',
+          `KEY=${SECRET}`,
+        ],
       });
       expect(run.code).toBe(0);
-      expect(run.stdout).toMatch(/started {3}agent:default\/local-one@0\.4\.0 tools=\[http, llm\]/);
+      expect(run.stdout).toMatch(
+        /started {3}agent:default\/local-one@0\.4\.0 tools=\[http, llm\]/,
+      );
       expect(run.stdout).toContain('"who": "grace"');
       expect(run.stdout).toContain('"key": "[REDACTED]"');
       expect(run.stdout).not.toContain(SECRET);
       expect(run.stderr).toContain('exit 0 (success)');
 
-      const invalid = await runRuntime(dir, { args: ['--input-json', '{"who":5}', '--secret', 'KEY=x'] });
+      const invalid = await runRuntime(dir, {
+        args: ['--input-json', '{"who":5}', '--secret', 'KEY=x'],
+      });
       expect(invalid.code).toBe(3);
-      expect(invalid.stdout).toMatch(/ERROR {5}invalid-output: .*\/who must be string/);
+      expect(invalid.stdout).toMatch(
+        /ERROR {5}invalid-output: .*\/who must be string/,
+      );
     });
 
     it('explains bad usage', async () => {
-      const run = await runRuntime('/nonexistent-agent-dir', { args: ['--bogus'] });
+      const run = await runRuntime('/nonexistent-agent-dir', {
+        args: ['--bogus'],
+      });
       expect(run.code).toBe(64);
       expect(run.stderr).toContain('unknown option --bogus');
       expect(run.stderr).toContain('Usage:');

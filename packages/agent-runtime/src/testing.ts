@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { AddressInfo } from 'node:net';
 
-// eslint-disable-next-line no-restricted-syntax
-export const RUNTIME_BIN = path.resolve(__dirname, '..', 'bin', 'agent-runtime.js');
+const HERE = __dirname; // eslint-disable-line no-restricted-syntax
+export const RUNTIME_BIN = path.resolve(HERE, '..', 'bin', 'agent-runtime.js');
 
 export interface RuntimeRun {
   code: number | null;
@@ -31,7 +31,10 @@ export interface RunOptions {
 }
 
 /** Spawns `node bin/agent-runtime.js run <agentDir> [...args]` in a scratch dir. */
-export function runRuntime(agentDir: string, options: RunOptions = {}): Promise<RuntimeRun> {
+export function runRuntime(
+  agentDir: string,
+  options: RunOptions = {},
+): Promise<RuntimeRun> {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rt-scratch-'));
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
@@ -43,11 +46,15 @@ export function runRuntime(agentDir: string, options: RunOptions = {}): Promise<
     else env[k] = v;
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RUNTIME_BIN, 'run', agentDir, ...(options.args ?? [])], {
-      cwd: scratch,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [RUNTIME_BIN, 'run', agentDir, ...(options.args ?? [])],
+      {
+        cwd: scratch,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     let buffered = '';
@@ -55,7 +62,13 @@ export function runRuntime(agentDir: string, options: RunOptions = {}): Promise<
     const strayLines: string[] = [];
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`runtime did not exit within ${options.timeoutMs ?? 20000}ms; stdout so far:\n${stdout}`));
+      reject(
+        new Error(
+          `runtime did not exit within ${
+            options.timeoutMs ?? 20000
+          }ms; stdout so far:\n${stdout}`,
+        ),
+      );
     }, options.timeoutMs ?? 20000);
     child.stdout.on('data', chunk => {
       stdout += chunk;
@@ -121,7 +134,12 @@ export interface RecordedRequest {
 /** A tiny local HTTP server; `handle` answers each request. */
 export async function startServer(
   handle: (req: RecordedRequest, res: http.ServerResponse) => void,
-): Promise<{ url: string; port: number; requests: RecordedRequest[]; close: () => Promise<void> }> {
+): Promise<{
+  url: string;
+  port: number;
+  requests: RecordedRequest[];
+  close: () => Promise<void>;
+}> {
   const requests: RecordedRequest[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
@@ -129,7 +147,12 @@ export async function startServer(
       body += c;
     });
     req.on('end', () => {
-      const recorded = { method: req.method!, url: req.url!, headers: req.headers, body };
+      const recorded = {
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+        body,
+      };
       requests.push(recorded);
       handle(recorded, res);
     });

@@ -33,7 +33,10 @@ function createHttpTool({ grant, denied }) {
       throw new ToolError('http', `http: not a valid absolute URL: ${rawUrl}`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw denied('http', `http: only http and https URLs are allowed, not ${url.protocol}`);
+      throw denied(
+        'http',
+        `http: only http and https URLs are allowed, not ${url.protocol}`,
+      );
     }
     if (!isHostAllowed(url, allowHosts)) {
       throw denied(
@@ -54,17 +57,35 @@ function createHttpTool({ grant, denied }) {
      * that every hop is checked too.
      */
     async fetch(input, init = {}) {
-      let url = check(typeof input === 'object' && input && 'url' in input ? input.url : input);
+      let url = check(
+        typeof input === 'object' && input && 'url' in input
+          ? input.url
+          : input,
+      );
       let opts = { ...init, redirect: 'manual' };
       for (let hop = 0; ; hop++) {
         const res = await fetch(url, opts);
         const location = res.headers.get('location');
-        if (res.status >= 300 && res.status < 400 && location && init.redirect !== 'manual') {
+        if (
+          res.status >= 300 &&
+          res.status < 400 &&
+          location &&
+          init.redirect !== 'manual'
+        ) {
           if (hop >= MAX_REDIRECTS) {
-            throw new ToolError('http', `http: more than ${MAX_REDIRECTS} redirects from ${url}`);
+            throw new ToolError(
+              'http',
+              `http: more than ${MAX_REDIRECTS} redirects from ${url}`,
+            );
           }
           url = check(new URL(location, url).toString());
-          if (res.status === 303 || ((res.status === 301 || res.status === 302) && opts.method && opts.method !== 'GET' && opts.method !== 'HEAD')) {
+          if (
+            res.status === 303 ||
+            ((res.status === 301 || res.status === 302) &&
+              opts.method &&
+              opts.method !== 'GET' &&
+              opts.method !== 'HEAD')
+          ) {
             opts = { ...opts, method: 'GET', body: undefined };
           }
           continue;
@@ -75,7 +96,8 @@ function createHttpTool({ grant, denied }) {
     /** GET a URL and parse its JSON body; throws on a non-2xx status. */
     async getJson(url, init = {}) {
       const res = await this.fetch(url, init);
-      if (!res.ok) throw new ToolError('http', `http: GET ${url} answered ${res.status}`);
+      if (!res.ok)
+        throw new ToolError('http', `http: GET ${url} answered ${res.status}`);
       return res.json();
     },
   });
@@ -99,13 +121,21 @@ function createLlmTool({ env, secrets, signal }) {
   const defaultModel = env.AGENT_LLM_MODEL;
   async function chat(request = {}) {
     if (!baseUrl) {
-      throw new ToolError('llm', 'llm: no model endpoint is configured for this run (AGENT_LLM_BASE_URL is not set)');
+      throw new ToolError(
+        'llm',
+        'llm: no model endpoint is configured for this run (AGENT_LLM_BASE_URL is not set)',
+      );
     }
-    const { apiKey, messages, model, temperature, maxTokens, ...rest } = request;
+    const { apiKey, messages, model, temperature, maxTokens, ...rest } =
+      request;
     if (!Array.isArray(messages) || messages.length === 0) {
-      throw new ToolError('llm', 'llm: messages must be a non-empty array of { role, content }');
+      throw new ToolError(
+        'llm',
+        'llm: messages must be a non-empty array of { role, content }',
+      );
     }
-    const key = apiKey ?? secrets.get('LLM_API_KEY') ?? secrets.get('OPENAI_API_KEY');
+    const key =
+      apiKey ?? secrets.get('LLM_API_KEY') ?? secrets.get('OPENAI_API_KEY');
     const body = {
       ...rest,
       model: model ?? defaultModel,
@@ -123,7 +153,12 @@ function createLlmTool({ env, secrets, signal }) {
       signal,
     });
     if (!res.ok) {
-      throw new ToolError('llm', `llm: the model endpoint answered ${res.status}: ${await errorBody(res)}`);
+      throw new ToolError(
+        'llm',
+        `llm: the model endpoint answered ${res.status}: ${await errorBody(
+          res,
+        )}`,
+      );
     }
     return res.json();
   }
@@ -134,11 +169,15 @@ function createLlmTool({ env, secrets, signal }) {
     /** One completion; returns the first choice's message content. */
     async complete(request) {
       const json = await chat(request);
-      const content = json && json.choices && json.choices[0] && json.choices[0].message
-        ? json.choices[0].message.content
-        : undefined;
+      const content =
+        json && json.choices && json.choices[0] && json.choices[0].message
+          ? json.choices[0].message.content
+          : undefined;
       if (typeof content !== 'string') {
-        throw new ToolError('llm', 'llm: the model endpoint answered without choices[0].message.content');
+        throw new ToolError(
+          'llm',
+          'llm: the model endpoint answered without choices[0].message.content',
+        );
       }
       return content;
     },
@@ -150,7 +189,10 @@ function createCatalogTool({ env, signal }) {
   const token = env.AGENT_CATALOG_TOKEN;
   async function get(pathAndQuery) {
     if (!baseUrl) {
-      throw new ToolError('catalog', 'catalog: no catalog is configured for this run (AGENT_CATALOG_BASE_URL is not set)');
+      throw new ToolError(
+        'catalog',
+        'catalog: no catalog is configured for this run (AGENT_CATALOG_BASE_URL is not set)',
+      );
     }
     const res = await fetch(`${trimSlash(baseUrl)}${pathAndQuery}`, {
       headers: {
@@ -175,11 +217,16 @@ function createCatalogTool({ env, signal }) {
         const values = Array.isArray(value) ? value : [value];
         const next = [];
         for (const c of combos) {
-          for (const v of values) next.push([...c, v === true || v === undefined ? key : `${key}=${v}`]);
+          for (const v of values)
+            next.push([
+              ...c,
+              v === true || v === undefined ? key : `${key}=${v}`,
+            ]);
         }
         combos = next;
       }
-      for (const c of combos) if (c.length) params.push(['filter', c.join(',')]);
+      for (const c of combos)
+        if (c.length) params.push(['filter', c.join(',')]);
     }
     return params;
   }
@@ -200,7 +247,12 @@ function createCatalogTool({ env, signal }) {
         q.append('limit', String(Math.min(limit ?? 500, 500)));
         const res = await get(`/entities/by-query?${q}`);
         if (!res.ok) {
-          throw new ToolError('catalog', `catalog: GET /entities/by-query answered ${res.status}: ${await errorBody(res)}`);
+          throw new ToolError(
+            'catalog',
+            `catalog: GET /entities/by-query answered ${
+              res.status
+            }: ${await errorBody(res)}`,
+          );
         }
         const page = await res.json();
         items.push(...(page.items || []));
@@ -212,19 +264,35 @@ function createCatalogTool({ env, signal }) {
     /** One entity by reference (`kind:namespace/name`), or undefined. */
     async getEntityByRef(ref) {
       const m = /^([^:/]+):(?:([^/]+)\/)?(.+)$/.exec(String(ref));
-      if (!m) throw new ToolError('catalog', `catalog: not an entity reference: ${ref}`);
+      if (!m)
+        throw new ToolError(
+          'catalog',
+          `catalog: not an entity reference: ${ref}`,
+        );
       const [, kind, namespace = 'default', name] = m;
       const res = await get(
-        `/entities/by-name/${encodeURIComponent(kind)}/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`,
+        `/entities/by-name/${encodeURIComponent(kind)}/${encodeURIComponent(
+          namespace,
+        )}/${encodeURIComponent(name)}`,
       );
       if (res.status === 404) return undefined;
-      if (!res.ok) throw new ToolError('catalog', `catalog: GET entity ${ref} answered ${res.status}: ${await errorBody(res)}`);
+      if (!res.ok)
+        throw new ToolError(
+          'catalog',
+          `catalog: GET entity ${ref} answered ${res.status}: ${await errorBody(
+            res,
+          )}`,
+        );
       return res.json();
     },
   });
 }
 
-const FACTORIES = { http: createHttpTool, llm: createLlmTool, catalog: createCatalogTool };
+const FACTORIES = {
+  http: createHttpTool,
+  llm: createLlmTool,
+  catalog: createCatalogTool,
+};
 
 /**
  * `ctx.tools`: a Proxy exposing only the granted tools. Touching any other
@@ -239,21 +307,31 @@ function createToolsProxy({ grants, env, secrets, signal, onDenied }) {
   const tools = {};
   for (const grant of grants) {
     const factory = FACTORIES[grant.name];
-    if (factory) tools[grant.name] = factory({ grant, env, secrets, signal, denied });
+    if (factory)
+      tools[grant.name] = factory({ grant, env, secrets, signal, denied });
   }
   // Names probed by `await`, util.inspect, JSON.stringify and test runners: not tool accesses.
-  const passthrough = new Set(['then', 'toJSON', 'constructor', 'asymmetricMatch', '$$typeof', 'nodeType', 'inspect']);
+  const passthrough = new Set([
+    'then',
+    'toJSON',
+    'constructor',
+    'asymmetricMatch',
+    '$$typeof',
+    'nodeType',
+    'inspect',
+  ]);
   return new Proxy(tools, {
     get(target, prop) {
       if (typeof prop === 'symbol' || passthrough.has(prop)) return undefined;
-      if (Object.prototype.hasOwnProperty.call(target, prop)) return target[prop];
+      if (Object.prototype.hasOwnProperty.call(target, prop))
+        return target[prop];
       const granted = Object.keys(target);
       const known = KNOWN_TOOLS.includes(prop);
       throw denied(
         prop,
-        `tool "${prop}" ${known ? 'was not granted to this run' : 'does not exist'} (granted: ${
-          granted.length ? granted.join(', ') : 'none'
-        })`,
+        `tool "${prop}" ${
+          known ? 'was not granted to this run' : 'does not exist'
+        } (granted: ${granted.length ? granted.join(', ') : 'none'})`,
       );
     },
     has(target, prop) {

@@ -27,9 +27,14 @@ function parseRuntimeEventLine(line) {
   } catch {
     return undefined;
   }
-  if (!obj || obj.tag !== RUNTIME_EVENT_TAG || typeof obj.type !== 'string') return undefined;
+  if (!obj || obj.tag !== RUNTIME_EVENT_TAG || typeof obj.type !== 'string')
+    return undefined;
   const { tag, ...event } = obj;
   return event;
 }
 
-module.exports = { RUNTIME_EVENT_TAG, RUNTIME_EXIT_CODES, parseRuntimeEventLine };
+module.exports = {
+  RUNTIME_EVENT_TAG,
+  RUNTIME_EXIT_CODES,
+  parseRuntimeEventLine,
+};

@@ -17,22 +17,32 @@ test.afterAll(() => {
 
 test.setTimeout(480_000);
 
-test('a user creates an agent with the "New agent" template, finds it in the catalog and runs it', async ({ browser }) => {
+test('a user creates an agent with the "New agent" template, finds it in the catalog and runs it', async ({
+  browser,
+}) => {
   // Signed in as a catalog user (development-only header, app-config.e2e.yaml).
-  const context = await browser.newContext({ extraHTTPHeaders: { 'x-agent-platform-dev-user': 'ada' } });
+  const context = await browser.newContext({
+    extraHTTPHeaders: { 'x-agent-platform-dev-user': 'ada' },
+  });
   const page = await context.newPage();
   // Right after start-up the auth backend may not answer yet: retry the sign-in.
   await expect(async () => {
     await page.goto('/');
-    await page.getByRole('button', { name: 'Enter' }).click({ timeout: 15_000 });
-    await expect(page.getByText('Agent Platform Catalog')).toBeVisible({ timeout: 15_000 });
+    await page
+      .getByRole('button', { name: 'Enter' })
+      .click({ timeout: 15_000 });
+    await expect(page.getByText('Agent Platform Catalog')).toBeVisible({
+      timeout: 15_000,
+    });
   }).toPass({ timeout: 90_000 });
 
   // The template is read from the catalog shortly after start-up.
   await expect(async () => {
     await page.getByRole('link', { name: 'Catalog' }).first().click();
     await page.getByRole('link', { name: 'Create...' }).click();
-    await expect(page.getByText('New agent', { exact: true })).toBeVisible({ timeout: 15_000 });
+    await expect(page.getByText('New agent', { exact: true })).toBeVisible({
+      timeout: 15_000,
+    });
   }).toPass({ timeout: 180_000 });
   // The innermost element holding both the title and a Choose button is the card.
   const card = page
@@ -45,11 +55,17 @@ test('a user creates an agent with the "New agent" template, finds it in the cat
 
   // Page 1: about the agent.
   await page.getByLabel('Name', { exact: false }).first().fill(name);
-  await page.getByLabel('Description', { exact: false }).first().fill('Created by the end-to-end test of the New agent template.');
+  await page
+    .getByLabel('Description', { exact: false })
+    .first()
+    .fill('Created by the end-to-end test of the New agent template.');
   const owner = page.getByLabel('Owner', { exact: false }).first();
   await owner.click();
   await owner.fill('platform');
-  await page.getByRole('option', { name: /platform/i }).first().click();
+  await page
+    .getByRole('option', { name: /platform/i })
+    .first()
+    .click();
   await page.getByRole('button', { name: 'Next' }).click();
 
   // Page 2: marketplace listing (defaults: internal, free).
@@ -57,32 +73,53 @@ test('a user creates an agent with the "New agent" template, finds it in the cat
   await page.getByRole('button', { name: 'Next' }).click();
 
   // Page 3: input fields (default: one required "text" field) and tools (none).
-  await expect(page.getByRole('heading', { name: 'Input fields', exact: true })).toBeVisible();
+  await expect(
+    page.getByRole('heading', { name: 'Input fields', exact: true }),
+  ).toBeVisible();
   await expect(page.getByRole('checkbox', { name: 'http' })).not.toBeChecked();
   await page.getByRole('button', { name: 'Review' }).click();
-  await page.screenshot({ path: 'node_modules/.cache/e2e-new-agent-review.png', fullPage: true });
+  await page.screenshot({
+    path: 'node_modules/.cache/e2e-new-agent-review.png',
+    fullPage: true,
+  });
   await page.getByRole('button', { name: 'Create' }).click();
 
   // The task publishes and registers; its output links to the new entity.
-  const open = page.getByRole('button', { name: 'Open in catalog' }).or(page.getByRole('link', { name: 'Open in catalog' }));
+  const open = page
+    .getByRole('button', { name: 'Open in catalog' })
+    .or(page.getByRole('link', { name: 'Open in catalog' }));
   await expect(open.first()).toBeVisible({ timeout: 60_000 });
-  expect(fs.existsSync(path.join(publishedDir, 'catalog-info.yaml'))).toBe(true);
+  expect(fs.existsSync(path.join(publishedDir, 'catalog-info.yaml'))).toBe(
+    true,
+  );
   expect(fs.existsSync(path.join(publishedDir, 'index.js'))).toBe(true);
-  await page.screenshot({ path: 'node_modules/.cache/e2e-new-agent-done.png', fullPage: true });
+  await page.screenshot({
+    path: 'node_modules/.cache/e2e-new-agent-done.png',
+    fullPage: true,
+  });
 
   // The catalog processes the refreshed location within seconds.
   await open.first().click();
   await expect(async () => {
-    await expect(page.getByRole('heading', { name: new RegExp(name), level: 1 })).toBeVisible({ timeout: 5000 });
+    await expect(
+      page.getByRole('heading', { name: new RegExp(name), level: 1 }),
+    ).toBeVisible({ timeout: 5000 });
   }).toPass({ timeout: 60_000 });
-  await expect(page.getByText(`registry.example.com/agents/${name}:0.1.0`)).toBeVisible();
-  await page.screenshot({ path: 'node_modules/.cache/e2e-new-agent-entity.png', fullPage: true });
+  await expect(
+    page.getByText(`registry.example.com/agents/${name}:0.1.0`),
+  ).toBeVisible();
+  await page.screenshot({
+    path: 'node_modules/.cache/e2e-new-agent-entity.png',
+    fullPage: true,
+  });
 
   // Acquire its free plan in the marketplace (the listing index syncs from the catalog).
   await expect(async () => {
     await page.goto('/marketplace');
     await page.getByLabel('Search agents').fill(name);
-    await expect(page.getByRole('link', { name })).toBeVisible({ timeout: 3000 });
+    await expect(page.getByRole('link', { name })).toBeVisible({
+      timeout: 3000,
+    });
   }).toPass({ timeout: 90_000 });
   await page.getByRole('link', { name }).click();
   await page.getByRole('button', { name: 'Acquire Free' }).click();
@@ -93,8 +130,19 @@ test('a user creates an agent with the "New agent" template, finds it in the cat
   await expect(page.getByRole('button', { name: 'Start run' })).toBeVisible();
   await page.getByLabel(/^Text/).fill('hello from the portal');
   await page.getByRole('button', { name: 'Start run' }).click();
-  await expect(page.getByTestId('execution-state')).toHaveAttribute('data-state', 'succeeded', { timeout: 60_000 });
-  await expect(page.getByTestId('execution-result')).toContainText(`${name} received 1 field(s)`);
-  await expect(page.getByTestId('execution-result')).toContainText('hello from the portal');
-  await page.screenshot({ path: 'node_modules/.cache/e2e-new-agent-run.png', fullPage: true });
+  await expect(page.getByTestId('execution-state')).toHaveAttribute(
+    'data-state',
+    'succeeded',
+    { timeout: 60_000 },
+  );
+  await expect(page.getByTestId('execution-result')).toContainText(
+    `${name} received 1 field(s)`,
+  );
+  await expect(page.getByTestId('execution-result')).toContainText(
+    'hello from the portal',
+  );
+  await page.screenshot({
+    path: 'node_modules/.cache/e2e-new-agent-run.png',
+    fullPage: true,
+  });
 });

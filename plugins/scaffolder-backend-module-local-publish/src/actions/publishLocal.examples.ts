@@ -4,7 +4,8 @@ import yaml from 'yaml';
 /** Examples of `publish:local`, shown in the scaffolder's action docs. */
 export const examples: TemplateExample[] = [
   {
-    description: 'Publish the generated agent into the local agents folder and register it',
+    description:
+      'Publish the generated agent into the local agents folder and register it',
     example: yaml.stringify({
       steps: [
         {

@@ -4,7 +4,10 @@ import { resolveSafeChildPath } from '@backstage/backend-plugin-api';
 import { stringifyEntityRef } from '@backstage/catalog-model';
 import { Config } from '@backstage/config';
 import { ConflictError, InputError } from '@backstage/errors';
-import { CatalogService, locationSpecToMetadataName } from '@backstage/plugin-catalog-node';
+import {
+  CatalogService,
+  locationSpecToMetadataName,
+} from '@backstage/plugin-catalog-node';
 import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
 import { minimatch } from 'minimatch';
 import YAML from 'yaml';
@@ -41,18 +44,27 @@ async function copyTree(from: string, to: string): Promise<number> {
 
 /** The `catalog.locations` entry of type `file` whose (glob) target covers `file`. */
 function findCoveringLocation(config: Config, file: string) {
-  for (const location of config.getOptionalConfigArray('catalog.locations') ?? []) {
+  for (const location of config.getOptionalConfigArray('catalog.locations') ??
+    []) {
     if (location.getString('type') !== 'file') continue;
     // Resolved like the catalog's ConfigLocationEntityProvider does.
     const target = path.resolve(location.getString('target'));
     if (minimatch(file, target)) {
-      return { target, locationRef: `location:default/${locationSpecToMetadataName({ type: 'file', target })}` };
+      return {
+        target,
+        locationRef: `location:default/${locationSpecToMetadataName({
+          type: 'file',
+          target,
+        })}`,
+      };
     }
   }
   return undefined;
 }
 
-async function readEntityRef(catalogInfoPath: string): Promise<string | undefined> {
+async function readEntityRef(
+  catalogInfoPath: string,
+): Promise<string | undefined> {
   let text: string;
   try {
     text = await fs.readFile(catalogInfoPath, 'utf8');
@@ -61,8 +73,17 @@ async function readEntityRef(catalogInfoPath: string): Promise<string | undefine
   }
   for (const doc of YAML.parseAllDocuments(text)) {
     const e = doc.toJSON();
-    if (e && typeof e.kind === 'string' && e.metadata && typeof e.metadata.name === 'string') {
-      return stringifyEntityRef({ kind: e.kind, namespace: e.metadata.namespace, name: e.metadata.name });
+    if (
+      e &&
+      typeof e.kind === 'string' &&
+      e.metadata &&
+      typeof e.metadata.name === 'string'
+    ) {
+      return stringifyEntityRef({
+        kind: e.kind,
+        namespace: e.metadata.namespace,
+        name: e.metadata.name,
+      });
     }
   }
   return undefined;
@@ -81,7 +102,8 @@ async function readEntityRef(catalogInfoPath: string): Promise<string | undefine
 export function createPublishLocalAction(options: PublishLocalActionOptions) {
   const { config, catalog } = options;
   const directory = path.resolve(
-    config.getOptionalString('agentPlatform.localPublish.directory') ?? DEFAULT_LOCAL_PUBLISH_DIRECTORY,
+    config.getOptionalString('agentPlatform.localPublish.directory') ??
+      DEFAULT_LOCAL_PUBLISH_DIRECTORY,
   );
 
   return createTemplateAction({
@@ -93,17 +115,41 @@ export function createPublishLocalAction(options: PublishLocalActionOptions) {
     schema: {
       input: {
         name: z =>
-          z.string({ description: 'Folder name of the published repository (lowercase letters, digits, . _ -)' }),
+          z.string({
+            description:
+              'Folder name of the published repository (lowercase letters, digits, . _ -)',
+          }),
         sourcePath: z =>
-          z.string({ description: 'Folder of the workspace to publish; defaults to the whole workspace' }).optional(),
+          z
+            .string({
+              description:
+                'Folder of the workspace to publish; defaults to the whole workspace',
+            })
+            .optional(),
         register: z =>
-          z.boolean({ description: 'Register catalog-info.yaml in the catalog; default true' }).optional(),
+          z
+            .boolean({
+              description:
+                'Register catalog-info.yaml in the catalog; default true',
+            })
+            .optional(),
       },
       output: {
-        targetPath: z => z.string({ description: 'Absolute path of the published folder' }),
-        catalogInfoPath: z => z.string({ description: 'Absolute path of the published catalog-info.yaml' }),
-        catalogInfoUrl: z => z.string({ description: 'The catalog location of the published catalog-info.yaml' }),
-        entityRef: z => z.string({ description: 'The first entity of catalog-info.yaml' }).optional(),
+        targetPath: z =>
+          z.string({ description: 'Absolute path of the published folder' }),
+        catalogInfoPath: z =>
+          z.string({
+            description: 'Absolute path of the published catalog-info.yaml',
+          }),
+        catalogInfoUrl: z =>
+          z.string({
+            description:
+              'The catalog location of the published catalog-info.yaml',
+          }),
+        entityRef: z =>
+          z
+            .string({ description: 'The first entity of catalog-info.yaml' })
+            .optional(),
       },
     },
     async handler(ctx) {
@@ -121,9 +167,13 @@ export function createPublishLocalAction(options: PublishLocalActionOptions) {
         () => false,
       );
       if (exists) {
-        throw new ConflictError(`publish:local: ${targetPath} already exists; choose another name (nothing is overwritten)`);
+        throw new ConflictError(
+          `publish:local: ${targetPath} already exists; choose another name (nothing is overwritten)`,
+        );
       }
-      const covering = register ? findCoveringLocation(config, catalogInfoPath) : undefined;
+      const covering = register
+        ? findCoveringLocation(config, catalogInfoPath)
+        : undefined;
       if (register && !covering) {
         throw new InputError(
           `publish:local: no catalog location of type file covers ${catalogInfoPath}; add one to app-config.yaml, e.g. catalog.locations: [{ type: file, target: ${path.join(
@@ -133,9 +183,13 @@ export function createPublishLocalAction(options: PublishLocalActionOptions) {
           )} }]`,
         );
       }
-      const sourceEntityRef = await readEntityRef(path.join(source, 'catalog-info.yaml'));
+      const sourceEntityRef = await readEntityRef(
+        path.join(source, 'catalog-info.yaml'),
+      );
       if (register && !sourceEntityRef) {
-        throw new InputError(`publish:local: ${sourcePath}/catalog-info.yaml is missing or names no entity; nothing to register`);
+        throw new InputError(
+          `publish:local: ${sourcePath}/catalog-info.yaml is missing or names no entity; nothing to register`,
+        );
       }
 
       ctx.output('targetPath', targetPath);
@@ -144,7 +198,11 @@ export function createPublishLocalAction(options: PublishLocalActionOptions) {
       if (sourceEntityRef) ctx.output('entityRef', sourceEntityRef);
 
       if (ctx.isDryRun) {
-        ctx.logger.info(`Dry run: would publish ${sourcePath} to ${targetPath}${register ? ' and register it' : ''}`);
+        ctx.logger.info(
+          `Dry run: would publish ${sourcePath} to ${targetPath}${
+            register ? ' and register it' : ''
+          }`,
+        );
         return;
       }
 
@@ -154,7 +212,9 @@ export function createPublishLocalAction(options: PublishLocalActionOptions) {
         await fs.mkdir(targetPath);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-          throw new ConflictError(`publish:local: ${targetPath} already exists; choose another name (nothing is overwritten)`);
+          throw new ConflictError(
+            `publish:local: ${targetPath} already exists; choose another name (nothing is overwritten)`,
+          );
         }
         throw e;
       }
@@ -162,8 +222,12 @@ export function createPublishLocalAction(options: PublishLocalActionOptions) {
       ctx.logger.info(`Published ${files} files to ${targetPath}`);
 
       if (register && covering) {
-        await catalog.refreshEntity(covering.locationRef, { credentials: await ctx.getInitiatorCredentials() });
-        ctx.logger.info(`Registered ${sourceEntityRef} through catalog location ${covering.target}`);
+        await catalog.refreshEntity(covering.locationRef, {
+          credentials: await ctx.getInitiatorCredentials(),
+        });
+        ctx.logger.info(
+          `Registered ${sourceEntityRef} through catalog location ${covering.target}`,
+        );
       }
     },
   });
