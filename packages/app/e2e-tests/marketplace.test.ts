@@ -10,9 +10,13 @@ async function signInAs(browser: Browser, user: string): Promise<Page> {
     extraHTTPHeaders: { 'x-agent-platform-dev-user': user },
   });
   const page = await context.newPage();
-  await page.goto('/');
-  await page.getByRole('button', { name: 'Enter' }).click();
-  await expect(page.getByText('Agent Platform Catalog')).toBeVisible();
+  // Right after start-up the catalog may not have ingested the org yet
+  // ("User not found"): retry until the sign-in resolves the catalog user.
+  await expect(async () => {
+    await page.goto('/');
+    await page.getByRole('button', { name: 'Enter' }).click({ timeout: 5000 });
+    await expect(page.getByText('Agent Platform Catalog')).toBeVisible({ timeout: 5000 });
+  }).toPass({ timeout: 120_000 });
   return page;
 }
 
@@ -21,6 +25,8 @@ async function searchMarketplace(page: Page, text: string) {
   await expect(page.getByRole('heading', { name: 'Marketplace' })).toBeVisible();
   await page.getByLabel('Search agents').fill(text);
 }
+
+test.setTimeout(300_000);
 
 test('a user finds an agent, acquires its free plan and sees it under My agents; another user does not see a private agent', async ({
   browser,
