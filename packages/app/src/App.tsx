@@ -56,7 +56,7 @@ const routes = (
     <Route path="/" element={<Navigate to="catalog" />} />
     <Route
       path="/catalog"
-      element={<CatalogIndexPage initialKind="agent" initialFilter="all" />}
+      element={<CatalogIndexPage initialKind="agent" initiallySelectedFilter="all" />}
     />
     <Route
       path="/catalog/:namespace/:kind/:name"

@@ -4,7 +4,7 @@ import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
 import searchPlugin from '@backstage/plugin-search-backend';
 import searchCatalogModule from '@backstage/plugin-search-backend-module-catalog';
 import { createTestDatabases } from '@internal/test-helpers';
-import { exampleEntities, startMarketplaceBackend } from './testUtils/testBackend';
+import { exampleEntities, startMarketplaceBackend } from './__testUtils__/testBackend';
 
 jest.setTimeout(180_000);
 

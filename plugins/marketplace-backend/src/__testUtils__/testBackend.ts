@@ -20,6 +20,8 @@ import agentsCatalogModule from '@internal/plugin-catalog-backend-module-agents'
 import agentPlatformPolicy from '@internal/plugin-permission-backend-module-agent-platform';
 import marketplacePlugin, { catalogModuleAgentVisibility } from '../index';
 
+// Test-only: the example catalog is read from the source tree, never from a build.
+// eslint-disable-next-line no-restricted-syntax
 const repoRoot = path.resolve(__dirname, '../../../..');
 
 /** The example org and agents from catalog/, plus extra test entities. */
