@@ -9,3 +9,4 @@ export * from './permissions';
 export * from './pricing';
 export * from './schemaFields';
 export * from './contracts';
+export * from './marketplaceApi';

@@ -3,6 +3,7 @@ import {
   AgentPlan,
   AgentPricing,
   AgentVisibility,
+  Availability,
 } from '@internal/plugin-agents-common';
 
 /** Who is asking: a signed-in user with ownership refs, a service, or nobody. */
@@ -11,13 +12,7 @@ export type Viewer =
   | { type: 'service' }
   | { type: 'none' };
 
-/** Availability of an agent's runtime, separate from its listing. */
-export type Availability =
-  | 'available'
-  | 'degraded'
-  | 'unavailable'
-  | 'preview'
-  | 'unknown';
+export type { Availability };
 
 /** One indexed Agent listing (a row of `listings` plus its override). */
 export interface ListingRecord {

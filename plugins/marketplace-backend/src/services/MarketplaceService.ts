@@ -6,6 +6,8 @@ import {
   EntitlementCheckResponse,
   formatPlanLimits,
   formatPlanPrice,
+  ListingSummary,
+  PlanView,
   UsageRecord,
 } from '@internal/plugin-agents-common';
 import { MarketplaceStore, normalizeRef } from '../database/MarketplaceStore';
@@ -19,30 +21,7 @@ import {
 import { AvailabilityService, availabilityOf } from './AvailabilityService';
 import { ListingSync } from './ListingSync';
 
-/** A plan as the marketplace presents it. */
-export interface PlanView extends AgentPlan {
-  priceText: string;
-  limitsText: string;
-}
-
-/** One card of the discovery page. */
-export interface ListingSummary {
-  agentRef: string;
-  namespace: string;
-  name: string;
-  title: string;
-  description: string;
-  owner: string;
-  tags: string[];
-  version: string;
-  lifecycle: string;
-  visibility: AgentVisibility;
-  pricingModels: string[];
-  plans: PlanView[];
-  availability: Availability;
-  runs30d: number;
-  successRate: number | null;
-}
+export type { ListingSummary, PlanView } from '@internal/plugin-agents-common';
 
 type UserViewer = Extract<Viewer, { type: 'user' }>;
 

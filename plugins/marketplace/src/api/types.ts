@@ -1,33 +1,7 @@
-import { AgentPlan, AgentVisibility } from '@internal/plugin-agents-common';
+import type { AgentVisibility, ListingSummary, PlanView } from '@internal/plugin-agents-common';
 import { Entity } from '@backstage/catalog-model';
 
-/** @public */
-export type Availability = 'available' | 'degraded' | 'unavailable' | 'preview' | 'unknown';
-
-/** @public */
-export interface PlanView extends AgentPlan {
-  priceText: string;
-  limitsText: string;
-}
-
-/** @public */
-export interface ListingSummary {
-  agentRef: string;
-  namespace: string;
-  name: string;
-  title: string;
-  description: string;
-  owner: string;
-  tags: string[];
-  version: string;
-  lifecycle: string;
-  visibility: AgentVisibility;
-  pricingModels: string[];
-  plans: PlanView[];
-  availability: Availability;
-  runs30d: number;
-  successRate: number | null;
-}
+export type { Availability, ListingSummary, PlanView } from '@internal/plugin-agents-common';
 
 /** @public */
 export interface Entitlement {
