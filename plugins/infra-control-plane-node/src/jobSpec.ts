@@ -198,6 +198,23 @@ export interface AgentJobOptions {
   imagePullPolicy?: string;
   /** Extra pod annotations (e.g. for a service mesh, or the test cluster's fake kubelet). */
   podAnnotations?: Record<string, string>;
+  /**
+   * The per-execution Secret the executor creates with the resolved `user`
+   * secrets (key = `SecretReference.name`). When set, `user` refs are mounted
+   * from it, and only those in `keys` (unresolved ones are left out, so the
+   * runtime reports them missing instead of the pod waiting for a key).
+   */
+  runSecret?: { name: string; keys: string[] };
+}
+
+/**
+ * The name of the per-execution Secret of a run: `<job name>-secrets`
+ * (deterministic, so a repeated dispatch finds the same Secret).
+ *
+ * @public
+ */
+export function runSecretNameFor(executionId: string, attempt: number): string {
+  return `${jobNameFor(executionId, attempt)}-secrets`;
 }
 
 /**
@@ -246,13 +263,20 @@ export function buildAgentJob(plan: ExecutionPlan, o: AgentJobOptions): V1Job {
 
   const volumes: V1Volume[] = [];
   const volumeMounts: V1VolumeMount[] = [];
-  if (plan.secrets.length) {
+  const runSecret = o.runSecret;
+  const mounted = plan.secrets.filter(
+    ref => !runSecret || ref.source !== 'user' || runSecret.keys.includes(ref.name),
+  );
+  if (mounted.length) {
     volumes.push({
       name: 'secrets',
       projected: {
         defaultMode: 0o400,
-        sources: plan.secrets.map(ref => {
-          const loc = secretLocation(ref, o.platformSecretName);
+        sources: mounted.map(ref => {
+          const loc =
+            runSecret && ref.source === 'user'
+              ? { secretName: runSecret.name, key: ref.name }
+              : secretLocation(ref, o.platformSecretName);
           return {
             secret: {
               name: loc.secretName,

@@ -50,9 +50,18 @@ export async function startKubernetesPlane(options: {
   namespace: string;
   podAnnotations?: (plan: ExecutionPlan) => Record<string, string>;
   received?: ExecutionUpdate[];
+  /** Values of `user` secrets by execution id, as the product control plane would answer. */
+  userSecrets?: Map<string, Record<string, string>>;
 }) {
   const logger = quietLogger();
   const received = options.received ?? [];
+  const secrets = new SecretResolver(new ConfigReader({}));
+  if (options.userSecrets) {
+    const byExecution = options.userSecrets;
+    secrets.setUserResolver({
+      resolve: async (ref, context) => byExecution.get(context.executionId)?.[ref.name],
+    });
+  }
   const executor = new KubernetesJobExecutor({
     logger,
     clusters: [
@@ -61,6 +70,9 @@ export async function startKubernetesPlane(options: {
     podAnnotations: options.podAnnotations,
     deadlineGraceSeconds: 1,
     maxRetryDelayMs: 500,
+    resolveUserSecrets: options.userSecrets
+      ? plan => secrets.resolveUserSecrets(plan)
+      : undefined,
   });
   const delivery = new UpdateDelivery({
     store: options.store,
@@ -80,7 +92,7 @@ export async function startKubernetesPlane(options: {
     store: options.store,
     executor,
     delivery,
-    secrets: new SecretResolver(new ConfigReader({})),
+    secrets,
     logger,
     maxLogBytes: 64 * 1024,
   });

@@ -54,6 +54,7 @@ export async function createExecutor(deps: {
     return KubernetesJobExecutor.fromConfig(config, {
       logger,
       baseEnv: runtimeBaseEnv(config),
+      resolveUserSecrets: plan => secrets.resolveUserSecrets(plan),
     });
   }
   if (kind !== 'local') {

@@ -1,5 +1,8 @@
 import { Config } from '@backstage/config';
-import { SecretReference } from '@internal/plugin-agents-common';
+import {
+  ExecutionPlan,
+  SecretReference,
+} from '@internal/plugin-agents-common';
 import { UserSecretResolver } from '@internal/plugin-infra-control-plane-node';
 
 export type { UserSecretResolver };
@@ -7,8 +10,9 @@ export type { UserSecretResolver };
 /**
  * Resolves the values of a run's granted secrets for the local executor:
  * `platform` refs from `infraControlPlane.secrets.<ref>`, `user` refs (and
- * platform refs missing there) through the pluggable {@link UserSecretResolver}. Kubernetes never resolves values:
- * it mounts Secrets by reference.
+ * platform refs missing there) through the pluggable {@link UserSecretResolver}. For Kubernetes,
+ * platform secrets are mounted by reference and only the `user` refs are
+ * resolved ({@link SecretResolver.resolveUserSecrets}) into the run's own Secret.
  *
  * @public
  */
@@ -26,6 +30,14 @@ export class SecretResolver {
     const secrets = this.config.getOptionalConfig('infraControlPlane.secrets');
     if (!secrets) return [];
     return secrets.keys().map(k => secrets.getString(k));
+  }
+
+  /** name -> value of the plan's `user` refs that resolved (for the Kubernetes run Secret). */
+  async resolveUserSecrets(plan: ExecutionPlan): Promise<Map<string, string>> {
+    return this.resolve(
+      plan.secrets.filter(ref => ref.source === 'user'),
+      { executionId: plan.executionId, requestedBy: plan.requestedBy },
+    );
   }
 
   /** name -> value of the references that resolved; missing ones are left out. */

@@ -15,7 +15,7 @@ import {
   startCuttableProxy,
   startKubernetesPlane,
 } from '../../__testUtils__/kubernetes';
-import { buildAgentJob, jobNameFor, LABELS, MANAGED_BY } from './jobSpec';
+import { buildAgentJob, jobNameFor, LABELS, MANAGED_BY, runSecretNameFor } from './jobSpec';
 
 jest.setTimeout(180_000);
 
@@ -152,6 +152,119 @@ describe('KubernetesJobExecutor against a real kube-apiserver (KWOK kubelets)', 
     const env = spec.containers[0].env!;
     expect(env.find(e => e.name === 'AGENT_SECRETS_DIR')!.value).toBe('/var/run/agentplatform/secrets');
     expect(env.every(e => !e.valueFrom)).toBe(true);
+  });
+
+  describe('user secrets in a per-execution Secret', () => {
+    const VALUE = 'ghp-very-secret-value-4242';
+    const userSecrets = new Map<string, Record<string, string>>();
+    const userPlan = () => {
+      const plan = makePlan({
+        secrets: [
+          { name: 'OPENAI_API_KEY', source: 'platform', ref: 'openai' },
+          { name: 'GH_TOKEN', source: 'user', ref: 'ada/github' },
+          { name: 'NOT_STORED', source: 'user', ref: 'ada/none' },
+        ],
+      });
+      userSecrets.set(plan.executionId, { GH_TOKEN: VALUE });
+      return plan;
+    };
+    const readSecret = (name: string) =>
+      core.readNamespacedSecret({ name, namespace: ns }).catch(e => {
+        if (e.code === 404) return undefined;
+        throw e;
+      });
+
+    it('creates it owned by the Job while the run goes, never puts a value in the Job, and the GC deletes it with the Job', async () => {
+      const plane = await startKubernetesPlane({ store, kubeConfig: cluster.kubeConfig, namespace: ns, podAnnotations, userSecrets });
+      try {
+        const plan = userPlan();
+        behaviours.set(plan.executionId, kwokPodAnnotations({ runningMs: 3000 }));
+        await plane.manager.submit(plan);
+        await waitFor(async () => (await store.get(plan.executionId))?.state === 'running', 'running', 60_000);
+        const name = runSecretNameFor(plan.executionId, 1);
+        const secret = (await readSecret(name))!;
+        expect(Object.keys(secret.data!)).toEqual(['GH_TOKEN']);
+        expect(Buffer.from(secret.data!.GH_TOKEN, 'base64').toString('utf8')).toBe(VALUE);
+        expect(secret.immutable).toBe(true);
+        expect(secret.metadata!.labels).toMatchObject({
+          [LABELS.managedBy]: MANAGED_BY,
+          [LABELS.executionId]: plan.executionId,
+        });
+        const [job] = await jobsOf(ns, plan.executionId);
+        expect(secret.metadata!.ownerReferences).toEqual([
+          expect.objectContaining({ kind: 'Job', name: job.metadata!.name, uid: job.metadata!.uid }),
+        ]);
+        // The Job refers to it by name; no value, and the unresolved secret is not mounted.
+        expect(JSON.stringify(job)).not.toContain(VALUE);
+        expect(JSON.stringify(job)).not.toContain(Buffer.from(VALUE).toString('base64'));
+        const volume = job.spec!.template.spec!.volumes!.find(v => v.name === 'secrets')!;
+        expect(volume.projected!.sources).toEqual([
+          { secret: { name: 'agent-platform-secrets', items: [{ key: 'openai', path: 'OPENAI_API_KEY' }] } },
+          { secret: { name, items: [{ key: 'GH_TOKEN', path: 'GH_TOKEN' }] } },
+        ]);
+        // A repeated dispatch changes nothing.
+        expect((await plane.manager.submit(plan)).created).toBe(false);
+        expect((await finalState(plan.executionId)).state).toBe('succeeded');
+        expect(plane.executor.apiCalls.secretCreate).toBe(1);
+
+        // As the TTL controller does after ttlSecondsAfterFinished.
+        await batch.deleteNamespacedJob({ name: job.metadata!.name!, namespace: ns, propagationPolicy: 'Background' });
+        await waitFor(async () => !(await readSecret(name)), 'the garbage collector to delete the Secret', 60_000);
+      } finally {
+        await plane.stop();
+      }
+    });
+
+    it('cancel deletes the Secret with the Job', async () => {
+      const plane = await startKubernetesPlane({ store, kubeConfig: cluster.kubeConfig, namespace: ns, podAnnotations, userSecrets });
+      try {
+        const plan = userPlan();
+        behaviours.set(plan.executionId, kwokPodAnnotations({ runningMs: 120_000 }));
+        await plane.manager.submit(plan);
+        await waitFor(async () => (await store.get(plan.executionId))?.state === 'running', 'running', 60_000);
+        const name = runSecretNameFor(plan.executionId, 1);
+        expect(await readSecret(name)).toBeDefined();
+        await plane.manager.cancel(plan.executionId);
+        expect((await finalState(plan.executionId)).state).toBe('cancelled');
+        await waitFor(async () => !(await readSecret(name)), 'the Secret to be gone', 30_000);
+        expect(plane.executor.apiCalls.secretDelete).toBeGreaterThanOrEqual(1);
+      } finally {
+        await plane.stop();
+      }
+    });
+
+    it('after a crash between the Job and its Secret, the restarted plugin creates the Secret once; a second restart finds it (409)', async () => {
+      const plan = userPlan();
+      behaviours.set(plan.executionId, kwokPodAnnotations({ runningMs: 6000 }));
+      await store.insert(plan, 'kubernetes');
+      const name = runSecretNameFor(plan.executionId, 1);
+      await batch.createNamespacedJob({
+        namespace: ns,
+        body: buildAgentJob(plan, {
+          namespace: ns,
+          platformSecretName: 'agent-platform-secrets',
+          podAnnotations: podAnnotations(plan),
+          runSecret: { name, keys: ['GH_TOKEN'] },
+        }),
+      });
+      const first = await startKubernetesPlane({ store, kubeConfig: cluster.kubeConfig, namespace: ns, podAnnotations, userSecrets });
+      await waitFor(async () => readSecret(name), 'the Secret', 30_000);
+      expect(first.executor.apiCalls.create).toBe(0);
+      await first.stop();
+      const second = await startKubernetesPlane({ store, kubeConfig: cluster.kubeConfig, namespace: ns, podAnnotations, userSecrets });
+      try {
+        expect((await finalState(plan.executionId)).state).toBe('succeeded');
+        expect(second.executor.apiCalls.create).toBe(0);
+        const secrets = await core.listNamespacedSecret({
+          namespace: ns,
+          labelSelector: `${LABELS.executionId}=${plan.executionId}`,
+        });
+        expect(secrets.items.map(x => x.metadata!.name)).toEqual([name]);
+        expect(Buffer.from(secrets.items[0].data!.GH_TOKEN, 'base64').toString('utf8')).toBe(VALUE);
+      } finally {
+        await second.stop();
+      }
+    });
   });
 
   it('a failing agent fails the Job at once (podFailurePolicy), with no infra retry', async () => {

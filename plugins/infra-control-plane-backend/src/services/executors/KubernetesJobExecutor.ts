@@ -9,6 +9,7 @@ import {
   ObjectCache,
   V1Job,
   V1Pod,
+  V1Secret,
   VersionApi,
   makeInformer,
 } from '@kubernetes/client-node';
@@ -28,6 +29,8 @@ import {
   MANAGED_BY,
   buildAgentJob,
   jobNameFor,
+  labelSafe,
+  runSecretNameFor,
 } from './jobSpec';
 import {
   AgentExecutor,
@@ -52,6 +55,12 @@ export interface KubernetesJobExecutorOptions {
   maxLogReadBytes?: number;
   /** Longest wait between retries of API calls and watches (default 5000 ms). */
   maxRetryDelayMs?: number;
+  /**
+   * Resolves the values of a plan's `user` secrets (name -> value). When set,
+   * the executor puts them into one Secret per execution, owned by the Job.
+   * Without it, `user` refs must name Secrets that already exist.
+   */
+  resolveUserSecrets?: (plan: ExecutionPlan) => Promise<Map<string, string>>;
 }
 
 interface Cluster {
@@ -78,6 +87,8 @@ interface InFlight {
   running: boolean;
   finishing: boolean;
   cancelled: boolean;
+  /** Name of the per-execution Secret, when the run has `user` secrets to put there. */
+  secretName?: string;
   /** Live log stream of the running pod, and the bytes it delivered. */
   follow?: { controller?: AbortController; bytes: number; pod: string };
 }
@@ -88,6 +99,9 @@ export interface KubernetesApiCallCounts {
   read: number;
   delete: number;
   log: number;
+  /** creates / deletes of per-execution Secrets */
+  secretCreate: number;
+  secretDelete: number;
   /** list requests of the shared informers (start + re-lists). */
   informerList: number;
   /** watch requests of the shared informers (start + re-watches). */
@@ -114,6 +128,12 @@ function isTransient(error: any): boolean {
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
+function isFinished(job: V1Job): boolean {
+  return (job.status?.conditions ?? []).some(
+    c => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+  );
+}
+
 /**
  * Runs each plan as a hardened batch/v1 Job and watches all of them through
  * one shared Job informer and one Pod informer per cluster + namespace
@@ -137,6 +157,8 @@ export class KubernetesJobExecutor implements AgentExecutor {
     read: 0,
     delete: 0,
     log: 0,
+    secretCreate: 0,
+    secretDelete: 0,
     informerList: 0,
     informerWatch: 0,
   };
@@ -147,7 +169,11 @@ export class KubernetesJobExecutor implements AgentExecutor {
 
   static fromConfig(
     config: Config,
-    deps: { logger: LoggerService; baseEnv?: Record<string, string> },
+    deps: {
+      logger: LoggerService;
+      baseEnv?: Record<string, string>;
+      resolveUserSecrets?: KubernetesJobExecutorOptions['resolveUserSecrets'];
+    },
   ): KubernetesJobExecutor {
     const k8s = config.getConfig('infraControlPlane.kubernetes');
     const clusters = loadClusterTargets(config);
@@ -163,6 +189,7 @@ export class KubernetesJobExecutor implements AgentExecutor {
       backoffLimit: k8s.getOptionalNumber('backoffLimit'),
       deadlineGraceSeconds: k8s.getOptionalNumber('deadlineGraceSeconds'),
       imagePullPolicy: k8s.getOptionalString('imagePullPolicy'),
+      resolveUserSecrets: deps.resolveUserSecrets,
     });
   }
 
@@ -308,6 +335,7 @@ export class KubernetesJobExecutor implements AgentExecutor {
       running: false,
       finishing: false,
       cancelled: false,
+      secretName: this.runSecretName(plan),
     };
     this.inflight.set(plan.executionId, run);
     this.createJob(run).catch(error =>
@@ -318,10 +346,147 @@ export class KubernetesJobExecutor implements AgentExecutor {
     );
   }
 
+  /** The per-execution Secret's name, when the run has `user` secrets the executor resolves. */
+  private runSecretName(plan: ExecutionPlan): string | undefined {
+    return this.options.resolveUserSecrets &&
+      plan.secrets.some(ref => ref.source === 'user')
+      ? runSecretNameFor(plan.executionId, plan.attempt)
+      : undefined;
+  }
+
+  private shouldStop(run: InFlight) {
+    return (
+      this.stopped ||
+      run.cancelled ||
+      this.inflight.get(run.plan.executionId) !== run
+    );
+  }
+
+  /** Resolves the run's user secrets, retrying failures; undefined when the run stopped meanwhile. */
+  private async resolveUserSecrets(
+    run: InFlight,
+  ): Promise<Map<string, string> | undefined> {
+    let delay = 250;
+    for (let attempt = 1; ; attempt++) {
+      if (this.shouldStop(run)) return undefined;
+      try {
+        return await this.options.resolveUserSecrets!(run.plan);
+      } catch (error: any) {
+        if (attempt === 1 || attempt % 10 === 0) {
+          this.options.logger.warn('Resolving user secrets failed, retrying', {
+            executionId: run.plan.executionId,
+            attempt,
+            error: String(error?.name ?? 'Error'),
+          });
+        }
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 5000);
+    }
+  }
+
+  /**
+   * Creates the run's Secret with the resolved values, owned by its Job (so
+   * the garbage collector deletes it with the Job). 409: it exists already
+   * (a repeated dispatch). Values are never logged. False when it failed for good.
+   */
+  private async createRunSecret(
+    run: InFlight,
+    job: V1Job,
+    values: Map<string, string>,
+  ): Promise<boolean> {
+    const { cluster, plan } = run;
+    const ns = cluster.target.namespace;
+    const body: V1Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      immutable: true,
+      metadata: {
+        name: run.secretName!,
+        namespace: ns,
+        labels: {
+          [LABELS.managedBy]: MANAGED_BY,
+          [LABELS.executionId]: labelSafe(plan.executionId),
+        },
+        annotations: {
+          [ANNOTATIONS.executionId]: plan.executionId,
+          [ANNOTATIONS.attempt]: String(plan.attempt),
+        },
+        ownerReferences: [
+          {
+            apiVersion: 'batch/v1',
+            kind: 'Job',
+            name: job.metadata!.name!,
+            uid: job.metadata!.uid!,
+            controller: true,
+          },
+        ],
+      },
+      stringData: Object.fromEntries(values),
+    };
+    let delay = 250;
+    for (let attempt = 1; ; attempt++) {
+      if (this.stopped) return false;
+      try {
+        this.apiCalls.secretCreate += 1;
+        await cluster.core.createNamespacedSecret({ namespace: ns, body });
+        return true;
+      } catch (error: any) {
+        const code = statusCode(error);
+        if (code === 409) return true;
+        if (!isTransient(error)) {
+          // Only the status: an error body could echo what was sent.
+          this.options.logger.warn('The cluster refused the run Secret', {
+            executionId: plan.executionId,
+            status: code,
+          });
+          return false;
+        }
+        if (attempt === 1 || attempt % 10 === 0) {
+          this.options.logger.warn('Creating the run Secret failed, retrying', {
+            executionId: plan.executionId,
+            attempt,
+            status: code,
+          });
+        }
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 5000);
+    }
+  }
+
+  /** Deletes the run's Secret (cancel); 404 is fine, the GC may have been first. */
+  private async deleteRunSecret(run: InFlight) {
+    if (!run.secretName) return;
+    let delay = 250;
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      try {
+        this.apiCalls.secretDelete += 1;
+        await run.cluster.core.deleteNamespacedSecret({
+          name: run.secretName,
+          namespace: run.cluster.target.namespace,
+        });
+        return;
+      } catch (error: any) {
+        if (statusCode(error) === 404 || !isTransient(error) || this.stopped) {
+          return;
+        }
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 5000);
+    }
+  }
+
   /** Creates the Job, retrying transient errors; 409 means it already exists. */
   private async createJob(run: InFlight) {
     const { cluster, plan } = run;
     const ns = cluster.target.namespace;
+    let secretValues: Map<string, string> | undefined;
+    if (run.secretName) {
+      secretValues = await this.resolveUserSecrets(run);
+      if (!secretValues) return;
+    }
     const body = buildAgentJob(plan, {
       namespace: ns,
       platformSecretName:
@@ -332,15 +497,19 @@ export class KubernetesJobExecutor implements AgentExecutor {
       deadlineGraceSeconds: this.options.deadlineGraceSeconds,
       imagePullPolicy: this.options.imagePullPolicy,
       podAnnotations: this.options.podAnnotations?.(plan),
+      runSecret: run.secretName
+        ? { name: run.secretName, keys: [...secretValues!.keys()] }
+        : undefined,
     });
     let delay = 250;
+    let job: V1Job | undefined;
     for (let attempt = 1; ; attempt++) {
-      if (this.stopped || run.cancelled || this.inflight.get(plan.executionId) !== run) {
+      if (this.shouldStop(run)) {
         return;
       }
       try {
         this.apiCalls.create += 1;
-        await cluster.batch.createNamespacedJob({ namespace: ns, body });
+        job = await cluster.batch.createNamespacedJob({ namespace: ns, body });
         break;
       } catch (error: any) {
         const code = statusCode(error);
@@ -359,6 +528,7 @@ export class KubernetesJobExecutor implements AgentExecutor {
               });
               return;
             }
+            job = existing;
             break;
           } catch (readError: any) {
             if (statusCode(readError) === 404) continue; // deleted meanwhile
@@ -381,13 +551,32 @@ export class KubernetesJobExecutor implements AgentExecutor {
       await sleep(delay);
       delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 5000);
     }
+    // The Job first, then its Secret owned by it: the pod waits for the
+    // Secret to mount, and the garbage collector deletes both together.
+    if (secretValues?.size && !(await this.createRunSecret(run, job!, secretValues))) {
+      if (this.stopped) return;
+      run.created = true;
+      run.finishing = true;
+      await this.deleteJob(run);
+      await this.fail(run, {
+        infraReason: 'dispatch-failed',
+        message: `The cluster refused the Secret ${run.secretName} of the run`,
+      });
+      return;
+    }
+    secretValues = undefined;
     run.created = true;
+    if (run.cancelled) {
+      // Cancelled while the Job was being created.
+      await this.deleteJob(run);
+      return;
+    }
     await this.listener!.dispatched(plan.executionId, {
       cluster: cluster.target.name,
       jobName: run.jobName,
     });
-    const job = cluster.jobs.get(run.jobName, ns);
-    if (job) this.onJob(job, false);
+    const seen = cluster.jobs.get(run.jobName, ns);
+    if (seen) this.onJob(seen, false);
   }
 
   async cancel(executionId: string): Promise<void> {
@@ -413,9 +602,12 @@ export class KubernetesJobExecutor implements AgentExecutor {
           namespace: ns,
           propagationPolicy: 'Foreground',
         });
+        // The GC would delete the Secret with the Job; do not wait for it.
+        await this.deleteRunSecret(run);
         return; // the informer's delete event finishes the run
       } catch (error: any) {
         if (statusCode(error) === 404) {
+          await this.deleteRunSecret(run);
           await this.fail(run, { cancelled: true, message: 'Cancelled' });
           return;
         }
@@ -445,6 +637,7 @@ export class KubernetesJobExecutor implements AgentExecutor {
         running: record.state === 'running',
         finishing: false,
         cancelled: record.cancelRequested,
+        secretName: this.runSecretName(record.plan),
       };
       this.inflight.set(record.executionId, run);
       const check = () => {
@@ -453,6 +646,9 @@ export class KubernetesJobExecutor implements AgentExecutor {
           run.created = true;
           if (run.cancelled && !job.metadata?.deletionTimestamp) {
             this.deleteJob(run).catch(() => undefined);
+          } else if (run.secretName && !run.cancelled && !isFinished(job)) {
+            // A crash between creating the Job and its Secret: make sure it exists (409-safe).
+            this.ensureRunSecret(run, job).catch(() => undefined);
           }
           this.onJob(job, false);
         } else if (!record.dispatched && !run.cancelled) {
@@ -470,6 +666,11 @@ export class KubernetesJobExecutor implements AgentExecutor {
       if (cluster.synced) check();
       else cluster.afterSync.push(check);
     }
+  }
+
+  private async ensureRunSecret(run: InFlight, job: V1Job) {
+    const values = await this.resolveUserSecrets(run);
+    if (values?.size) await this.createRunSecret(run, job, values);
   }
 
   async health(): Promise<ExecutorHealth> {

@@ -9,6 +9,7 @@ export {
   buildHardenedJob,
   jobNameFor,
   labelSafe,
+  runSecretNameFor,
   secretLocation,
 } from '@internal/plugin-infra-control-plane-node';
 export type {
