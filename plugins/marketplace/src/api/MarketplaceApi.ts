@@ -6,6 +6,7 @@ import {
 import { ResponseError } from '@backstage/errors';
 import { AgentVisibility } from '@internal/plugin-agents-common';
 import {
+  AcquireRequest,
   Entitlement,
   ListAgentsRequest,
   ListingDetail,
@@ -16,15 +17,30 @@ import {
 
 /** The marketplace backend's API. @public */
 export interface MarketplaceApi {
-  listAgents(request: ListAgentsRequest): Promise<{ items: ListingSummary[]; totalCount: number; page: number; pageSize: number }>;
+  listAgents(
+    request: ListAgentsRequest,
+  ): Promise<{
+    items: ListingSummary[];
+    totalCount: number;
+    page: number;
+    pageSize: number;
+  }>;
   getAgent(namespace: string, name: string): Promise<ListingDetail>;
-  acquire(request: { agentRef: string; plan: string; holderRef?: string }): Promise<Entitlement>;
+  /**
+   * Acquire a plan for me (no holderRef), for one of my groups, or, as the owner, grant it to
+   * any user or group, optionally until `expiresAt` (ISO 8601).
+   */
+  acquire(request: AcquireRequest): Promise<Entitlement>;
   switchPlan(id: string, plan: string): Promise<Entitlement>;
   cancel(id: string): Promise<Entitlement>;
   revoke(id: string): Promise<Entitlement>;
   myEntitlements(): Promise<{ currency: string; items: MyEntitlement[] }>;
   publishing(): Promise<{ items: PublishedListing[] }>;
-  setVisibility(namespace: string, name: string, visibility: AgentVisibility | null): Promise<void>;
+  setVisibility(
+    namespace: string,
+    name: string,
+    visibility: AgentVisibility | null,
+  ): Promise<void>;
 }
 
 /** @public */
@@ -34,7 +50,9 @@ export const marketplaceApiRef = createApiRef<MarketplaceApi>({
 
 /** Talks to `/api/marketplace` with the signed-in user's token. @public */
 export class MarketplaceClient implements MarketplaceApi {
-  constructor(private readonly deps: { discoveryApi: DiscoveryApi; fetchApi: FetchApi }) {}
+  constructor(
+    private readonly deps: { discoveryApi: DiscoveryApi; fetchApi: FetchApi },
+  ) {}
 
   private async call<T>(path: string, init?: RequestInit): Promise<T> {
     const baseUrl = await this.deps.discoveryApi.getBaseUrl('marketplace');
@@ -49,44 +67,79 @@ export class MarketplaceClient implements MarketplaceApi {
   listAgents(request: ListAgentsRequest) {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(request)) {
-      if (value === undefined || value === '' || (Array.isArray(value) && !value.length)) continue;
+      if (
+        value === undefined ||
+        value === '' ||
+        (Array.isArray(value) && !value.length)
+      )
+        continue;
       params.set(key, Array.isArray(value) ? value.join(',') : String(value));
     }
-    return this.call<{ items: ListingSummary[]; totalCount: number; page: number; pageSize: number }>(`/agents?${params}`);
+    return this.call<{
+      items: ListingSummary[];
+      totalCount: number;
+      page: number;
+      pageSize: number;
+    }>(`/agents?${params}`);
   }
 
   getAgent(namespace: string, name: string) {
-    return this.call<ListingDetail>(`/agents/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
+    return this.call<ListingDetail>(
+      `/agents/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`,
+    );
   }
 
-  acquire(request: { agentRef: string; plan: string; holderRef?: string }) {
-    return this.call<Entitlement>('/entitlements', { method: 'POST', body: JSON.stringify(request) });
+  acquire(request: AcquireRequest) {
+    return this.call<Entitlement>('/entitlements', {
+      method: 'POST',
+      body: JSON.stringify(request),
+    });
   }
 
   switchPlan(id: string, plan: string) {
-    return this.call<Entitlement>(`/entitlements/${encodeURIComponent(id)}`, { method: 'PATCH', body: JSON.stringify({ plan }) });
+    return this.call<Entitlement>(`/entitlements/${encodeURIComponent(id)}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ plan }),
+    });
   }
 
   cancel(id: string) {
-    return this.call<Entitlement>(`/entitlements/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+    return this.call<Entitlement>(
+      `/entitlements/${encodeURIComponent(id)}/cancel`,
+      { method: 'POST' },
+    );
   }
 
   revoke(id: string) {
-    return this.call<Entitlement>(`/entitlements/${encodeURIComponent(id)}/revoke`, { method: 'POST' });
+    return this.call<Entitlement>(
+      `/entitlements/${encodeURIComponent(id)}/revoke`,
+      { method: 'POST' },
+    );
   }
 
   myEntitlements() {
-    return this.call<{ currency: string; items: MyEntitlement[] }>('/entitlements?mine=true');
+    return this.call<{ currency: string; items: MyEntitlement[] }>(
+      '/entitlements?mine=true',
+    );
   }
 
   publishing() {
     return this.call<{ items: PublishedListing[] }>('/publishing');
   }
 
-  async setVisibility(namespace: string, name: string, visibility: AgentVisibility | null) {
-    await this.call(`/agents/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/visibility`, {
-      method: 'PUT',
-      body: JSON.stringify({ visibility }),
-    });
+  async setVisibility(
+    namespace: string,
+    name: string,
+    visibility: AgentVisibility | null,
+  ) {
+    await this.call(
+      `/agents/${encodeURIComponent(namespace)}/${encodeURIComponent(
+        name,
+      )}/visibility`,
+      {
+        method: 'PUT',
+        body: JSON.stringify({ visibility }),
+      },
+    );
   }
 }

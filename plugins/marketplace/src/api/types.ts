@@ -1,7 +1,15 @@
-import type { AgentVisibility, ListingSummary, PlanView } from '@internal/plugin-agents-common';
+import type {
+  AgentVisibility,
+  ListingSummary,
+  PlanView,
+} from '@internal/plugin-agents-common';
 import { Entity } from '@backstage/catalog-model';
 
-export type { Availability, ListingSummary, PlanView } from '@internal/plugin-agents-common';
+export type {
+  Availability,
+  ListingSummary,
+  PlanView,
+} from '@internal/plugin-agents-common';
 
 /** @public */
 export interface Entitlement {
@@ -14,6 +22,14 @@ export interface Entitlement {
   createdBy: string;
   createdAt: string;
   updatedAt: string;
+}
+
+/** Body of `POST /entitlements`. @public */
+export interface AcquireRequest {
+  agentRef: string;
+  plan: string;
+  holderRef?: string;
+  expiresAt?: string;
 }
 
 /** @public */
@@ -46,7 +62,13 @@ export interface MyEntitlement extends Entitlement {
   agentTitle: string;
   plans: PlanView[];
   planDetails: PlanView | null;
-  usage: { periodStart: string; runs: number; runsToday: number; computeSeconds: number; cost: number };
+  usage: {
+    periodStart: string;
+    runs: number;
+    runsToday: number;
+    computeSeconds: number;
+    cost: number;
+  };
 }
 
 /** @public */

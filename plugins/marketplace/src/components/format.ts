@@ -11,7 +11,11 @@ export function formatDuration(seconds: number | null): string {
 }
 
 export function formatMoney(amount: number, currency: string): string {
-  return new Intl.NumberFormat('en-US', { style: 'currency', currency, maximumFractionDigits: 4 }).format(amount);
+  return new Intl.NumberFormat('en-US', {
+    style: 'currency',
+    currency,
+    maximumFractionDigits: 4,
+  }).format(amount);
 }
 
 /** `group:default/ml-team` -> `ml-team`. */

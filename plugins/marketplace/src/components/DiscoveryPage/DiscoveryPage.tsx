@@ -43,7 +43,9 @@ function FilterSelect(props: {
   options: [string, string][];
   onChange: (value: string) => void;
 }) {
-  const id = `marketplace-filter-${props.label.toLowerCase().replace(/\s+/g, '-')}`;
+  const id = `marketplace-filter-${props.label
+    .toLowerCase()
+    .replace(/\s+/g, '-')}`;
   return (
     <FormControl variant="outlined" size="small" fullWidth>
       <InputLabel id={id}>{props.label}</InputLabel>
@@ -72,16 +74,33 @@ export function DiscoveryPage() {
   const [q, setQ] = useState('');
   const [tags, setTags] = useState('');
   const [owner, setOwner] = useState('');
-  const [filters, setFilters] = useState<Filters>({ pricing: '', visibility: '', availability: '', sort: 'name' });
+  const [filters, setFilters] = useState<Filters>({
+    pricing: '',
+    visibility: '',
+    availability: '',
+    sort: 'name',
+  });
   const [page, setPage] = useState(0);
   const [pageSize, setPageSize] = useState(12);
-  useDebounce(() => { setQ(search); setPage(0); }, 300, [search]);
+  useDebounce(
+    () => {
+      setQ(search);
+      setPage(0);
+    },
+    300,
+    [search],
+  );
 
   const { value, loading, error } = useAsync(
     () =>
       api.listAgents({
         q,
-        tags: tags ? tags.split(',').map(t => t.trim()).filter(Boolean) : undefined,
+        tags: tags
+          ? tags
+              .split(',')
+              .map(t => t.trim())
+              .filter(Boolean)
+          : undefined,
         owner: owner || undefined,
         pricing: filters.pricing ? [filters.pricing] : undefined,
         visibility: filters.visibility ? [filters.visibility] : undefined,
@@ -96,14 +115,25 @@ export function DiscoveryPage() {
     setFilters(f => ({ ...f, [key]: v }));
     setPage(0);
   };
-  const linkTo = (l: ListingSummary) => `${root}/agents/${l.namespace}/${l.name}`;
+  const linkTo = (l: ListingSummary) =>
+    `${root}/agents/${l.namespace}/${l.name}`;
 
   const columns: TableColumn<ListingSummary>[] = [
-    { title: 'Agent', field: 'title', render: l => <Link to={linkTo(l)}>{l.title}</Link> },
+    {
+      title: 'Agent',
+      field: 'title',
+      render: l => <Link to={linkTo(l)}>{l.title}</Link>,
+    },
     { title: 'Owner', render: l => shortRef(l.owner) },
-    { title: 'Pricing', render: l => l.plans.map(p => p.priceText).join(' / ') },
+    {
+      title: 'Pricing',
+      render: l => l.plans.map(p => p.priceText).join(' / '),
+    },
     { title: 'Visibility', field: 'visibility' },
-    { title: 'Availability', render: l => <AvailabilityBadge availability={l.availability} /> },
+    {
+      title: 'Availability',
+      render: l => <AvailabilityBadge availability={l.availability} />,
+    },
     { title: 'Runs (30 d)', field: 'runs30d' },
     { title: 'Success', render: l => formatRate(l.successRate) },
   ];
@@ -122,34 +152,111 @@ export function DiscoveryPage() {
         />
       </Grid>
       <Grid item xs={6} md={3}>
-        <TextField label="Tags" variant="outlined" size="small" fullWidth value={tags}
-          onChange={e => { setTags(e.target.value); setPage(0); }} />
+        <TextField
+          label="Tags"
+          variant="outlined"
+          size="small"
+          fullWidth
+          value={tags}
+          onChange={e => {
+            setTags(e.target.value);
+            setPage(0);
+          }}
+        />
       </Grid>
       <Grid item xs={6} md={3}>
-        <TextField label="Owner" variant="outlined" size="small" fullWidth value={owner}
-          onChange={e => { setOwner(e.target.value); setPage(0); }} />
+        <TextField
+          label="Owner"
+          variant="outlined"
+          size="small"
+          fullWidth
+          value={owner}
+          onChange={e => {
+            setOwner(e.target.value);
+            setPage(0);
+          }}
+        />
       </Grid>
       <Grid item xs={6} md={3}>
-        <FilterSelect label="Pricing" value={filters.pricing} onChange={setFilter('pricing')}
-          options={[['', 'Any'], ['free', 'Free'], ['per-run', 'Per run'], ['subscription', 'Subscription'], ['metered', 'Metered']]} />
+        <FilterSelect
+          label="Pricing"
+          value={filters.pricing}
+          onChange={setFilter('pricing')}
+          options={[
+            ['', 'Any'],
+            ['free', 'Free'],
+            ['per-run', 'Per run'],
+            ['subscription', 'Subscription'],
+            ['metered', 'Metered'],
+          ]}
+        />
       </Grid>
       <Grid item xs={6} md={3}>
-        <FilterSelect label="Visibility" value={filters.visibility} onChange={setFilter('visibility')}
-          options={[['', 'Any'], ['public', 'Public'], ['internal', 'Internal'], ['private', 'Private'], ['preview', 'Preview']]} />
+        <FilterSelect
+          label="Visibility"
+          value={filters.visibility}
+          onChange={setFilter('visibility')}
+          options={[
+            ['', 'Any'],
+            ['public', 'Public'],
+            ['internal', 'Internal'],
+            ['private', 'Private'],
+            ['preview', 'Preview'],
+          ]}
+        />
       </Grid>
       <Grid item xs={6} md={3}>
-        <FilterSelect label="Availability" value={filters.availability} onChange={setFilter('availability')}
-          options={[['', 'Any'], ['available', 'Available'], ['degraded', 'Degraded'], ['unavailable', 'Unavailable'], ['preview', 'Preview'], ['unknown', 'Unknown']]} />
+        <FilterSelect
+          label="Availability"
+          value={filters.availability}
+          onChange={setFilter('availability')}
+          options={[
+            ['', 'Any'],
+            ['available', 'Available'],
+            ['degraded', 'Degraded'],
+            ['unavailable', 'Unavailable'],
+            ['preview', 'Preview'],
+            ['unknown', 'Unknown'],
+          ]}
+        />
       </Grid>
       <Grid item xs={6} md={3}>
-        <FilterSelect label="Sort" value={filters.sort} onChange={setFilter('sort')}
-          options={[['name', 'Name'], ['popularity', 'Popularity'], ['successRate', 'Success rate'], ['newest', 'Newest']]} />
+        <FilterSelect
+          label="Sort"
+          value={filters.sort}
+          onChange={setFilter('sort')}
+          options={[
+            ['name', 'Name'],
+            ['popularity', 'Popularity'],
+            ['successRate', 'Success rate'],
+            ['newest', 'Newest'],
+          ]}
+        />
       </Grid>
-      <Grid item xs={12} style={{ display: 'flex', justifyContent: 'space-between', alignItems: 'center' }}>
-        <Typography variant="body2">{value ? `${value.totalCount} agents` : ' '}</Typography>
-        <ToggleButtonGroup size="small" exclusive value={view} onChange={(_e, v) => v && setView(v)}>
-          <ToggleButton value="cards" aria-label="Cards view">Cards</ToggleButton>
-          <ToggleButton value="table" aria-label="Table view">Table</ToggleButton>
+      <Grid
+        item
+        xs={12}
+        style={{
+          display: 'flex',
+          justifyContent: 'space-between',
+          alignItems: 'center',
+        }}
+      >
+        <Typography variant="body2">
+          {value ? `${value.totalCount} agents` : ' '}
+        </Typography>
+        <ToggleButtonGroup
+          size="small"
+          exclusive
+          value={view}
+          onChange={(_e, v) => v && setView(v)}
+        >
+          <ToggleButton value="cards" aria-label="Cards view">
+            Cards
+          </ToggleButton>
+          <ToggleButton value="table" aria-label="Table view">
+            Table
+          </ToggleButton>
         </ToggleButtonGroup>
       </Grid>
       <Grid item xs={12}>
@@ -172,24 +279,37 @@ export function DiscoveryPage() {
                     <Typography variant="h6">
                       <Link to={linkTo(l)}>{l.title}</Link>
                     </Typography>
-                    <Typography variant="body2" color="textSecondary" gutterBottom>
+                    <Typography
+                      variant="body2"
+                      color="textSecondary"
+                      gutterBottom
+                    >
                       {shortRef(l.owner)} · v{l.version} · {l.visibility}
                     </Typography>
-                    <Typography variant="body2" paragraph>{l.description}</Typography>
-                    <Typography variant="body2">{l.plans.map(p => p.priceText).join(' / ')}</Typography>
+                    <Typography variant="body2" paragraph>
+                      {l.description}
+                    </Typography>
+                    <Typography variant="body2">
+                      {l.plans.map(p => p.priceText).join(' / ')}
+                    </Typography>
                     <AvailabilityBadge availability={l.availability} />
                     <Typography variant="caption" display="block">
-                      {l.runs30d} runs in 30 days · success {formatRate(l.successRate)}
+                      {l.runs30d} runs in 30 days · success{' '}
+                      {formatRate(l.successRate)}
                     </Typography>
                   </CardContent>
                   <CardActions>
-                    {l.tags.map(t => <Chip key={t} label={t} size="small" />)}
+                    {l.tags.map(t => (
+                      <Chip key={t} label={t} size="small" />
+                    ))}
                   </CardActions>
                 </Card>
               </Grid>
             ))}
             {value.items.length === 0 && (
-              <Grid item xs={12}><Typography>No agents match.</Typography></Grid>
+              <Grid item xs={12}>
+                <Typography>No agents match.</Typography>
+              </Grid>
             )}
           </Grid>
         )}
@@ -201,7 +321,10 @@ export function DiscoveryPage() {
             rowsPerPage={pageSize}
             rowsPerPageOptions={[12, 24, 48, 96]}
             onPageChange={(_e, p) => setPage(p)}
-            onRowsPerPageChange={e => { setPageSize(Number(e.target.value)); setPage(0); }}
+            onRowsPerPageChange={e => {
+              setPageSize(Number(e.target.value));
+              setPage(0);
+            }}
           />
         )}
       </Grid>

@@ -20,14 +20,22 @@ export function MarketplacePage() {
   const navigate = useNavigate();
   const { pathname } = useLocation();
   const rest = pathname.slice(root.length).replace(/^\//, '');
-  const selected = Math.max(0, TABS.findIndex(t => t.id && rest.startsWith(t.id)));
+  const selected = Math.max(
+    0,
+    TABS.findIndex(t => t.id && rest.startsWith(t.id)),
+  );
   return (
     <Page themeId="tool">
-      <Header title="Marketplace" subtitle="Discover, acquire and govern access to agents" />
+      <Header
+        title="Marketplace"
+        subtitle="Discover, acquire and govern access to agents"
+      />
       <HeaderTabs
         selectedIndex={selected}
         tabs={TABS.map(t => ({ id: t.id || 'discover', label: t.label }))}
-        onChange={index => navigate(TABS[index].id ? `${root}/${TABS[index].id}` : root)}
+        onChange={index =>
+          navigate(TABS[index].id ? `${root}/${TABS[index].id}` : root)
+        }
       />
       <Content>
         <Routes>

@@ -19,7 +19,10 @@ export function MyAgentsPage() {
   const alertApi = useApi(alertApiRef);
   const root = useRouteRef(rootRouteRef)();
   const [busy, setBusy] = useState(false);
-  const { value, loading, error, retry } = useAsyncRetry(() => api.myEntitlements(), []);
+  const { value, loading, error, retry } = useAsyncRetry(
+    () => api.myEntitlements(),
+    [],
+  );
 
   if (loading && !value) return <Progress />;
   if (error) return <ResponseErrorPanel error={error} />;
@@ -32,7 +35,10 @@ export function MyAgentsPage() {
       alertApi.post({ message, severity: 'success', display: 'transient' });
       retry();
     } catch (e) {
-      alertApi.post({ message: String((e as Error).message), severity: 'error' });
+      alertApi.post({
+        message: String((e as Error).message),
+        severity: 'error',
+      });
     } finally {
       setBusy(false);
     }
@@ -50,20 +56,42 @@ export function MyAgentsPage() {
     {
       title: 'Plan',
       render: e => (
-        <Select value={e.plan} disabled={busy || e.plans.length < 2}
-          onChange={ev => act(() => api.switchPlan(e.id, String(ev.target.value)), 'Plan switched')}>
-          {e.plans.map(p => <MenuItem key={p.name} value={p.name}>{p.title ?? p.name}</MenuItem>)}
+        <Select
+          value={e.plan}
+          disabled={busy || e.plans.length < 2}
+          onChange={ev =>
+            act(
+              () => api.switchPlan(e.id, String(ev.target.value)),
+              'Plan switched',
+            )
+          }
+        >
+          {e.plans.map(p => (
+            <MenuItem key={p.name} value={p.name}>
+              {p.title ?? p.name}
+            </MenuItem>
+          ))}
         </Select>
       ),
     },
     { title: 'Price', render: e => e.planDetails?.priceText ?? '–' },
     {
       title: 'Runs today',
-      render: e => `${e.usage.runsToday}${e.planDetails?.runsPerDay !== undefined ? ` / ${e.planDetails.runsPerDay}` : ''}`,
+      render: e =>
+        `${e.usage.runsToday}${
+          e.planDetails?.runsPerDay !== undefined
+            ? ` / ${e.planDetails.runsPerDay}`
+            : ''
+        }`,
     },
     {
       title: 'Runs this period',
-      render: e => `${e.usage.runs}${e.planDetails?.includedRuns !== undefined ? ` / ${e.planDetails.includedRuns} included` : ''}`,
+      render: e =>
+        `${e.usage.runs}${
+          e.planDetails?.includedRuns !== undefined
+            ? ` / ${e.planDetails.includedRuns} included`
+            : ''
+        }`,
     },
     { title: 'Compute', render: e => `${e.usage.computeSeconds.toFixed(1)} s` },
     { title: 'Cost', render: e => formatMoney(e.usage.cost, value.currency) },
@@ -71,7 +99,11 @@ export function MyAgentsPage() {
     {
       title: '',
       render: e => (
-        <Button size="small" disabled={busy} onClick={() => act(() => api.cancel(e.id), 'Entitlement cancelled')}>
+        <Button
+          size="small"
+          disabled={busy}
+          onClick={() => act(() => api.cancel(e.id), 'Entitlement cancelled')}
+        >
           Cancel
         </Button>
       ),
@@ -84,7 +116,9 @@ export function MyAgentsPage() {
       options={{ paging: false, search: false }}
       columns={columns}
       data={value.items}
-      emptyContent={<div style={{ padding: 16 }}>You have not acquired any agent yet.</div>}
+      emptyContent={
+        <div style={{ padding: 16 }}>You have not acquired any agent yet.</div>
+      }
     />
   );
 }
