@@ -55,6 +55,13 @@ export interface Config {
       /** Finished executions older than this are deleted. Default 90. */
       days?: number;
     };
+    /**
+     * Seconds past a run's timeout (counted from its start, else its
+     * dispatch) after which a run the infra plane never reported finished
+     * is ended as `timed_out` (`no-report-from-infra`) and cancelled there.
+     * Checked every 30 s. Default 300.
+     */
+    stuckRunGraceSeconds?: number;
     dispatcher?: {
       /** How often pending outbox rows are retried. Default 5. */
       intervalSeconds?: number;

@@ -17,6 +17,7 @@ import { ExecutionService } from './services/ExecutionService';
 import { LayerClient } from './services/LayerClient';
 import { PolicyService } from './services/PolicyService';
 import { SecretCipher } from './services/SecretCipher';
+import { StuckRunSweeper } from './services/StuckRunSweeper';
 
 /**
  * The product control plane: `/api/product-control-plane`.
@@ -119,6 +120,21 @@ export const productControlPlanePlugin = createBackendPlugin({
             if (deleted) {
               logger.info('Old executions deleted', { deleted, retentionDays });
             }
+          },
+        });
+        const sweeper = new StuckRunSweeper({
+          store,
+          executions,
+          logger,
+          graceSeconds: pcp?.getOptionalNumber('stuckRunGraceSeconds') ?? 300,
+        });
+        await deps.scheduler.scheduleTask({
+          id: 'product-control-plane-stuck-runs',
+          frequency: { seconds: 30 },
+          timeout: { minutes: 5 },
+          initialDelay: { seconds: 30 },
+          fn: async () => {
+            await sweeper.sweep();
           },
         });
         deps.lifecycle.addShutdownHook(() => dispatcher.idle());

@@ -221,6 +221,11 @@ export async function startPlugin(options: {
   permissions?: 'allow' | 'deny';
   /** Receives the plugin's registered actions. */
   actionsRegistry?: object;
+  /**
+   * Receives the plugin's scheduled tasks by id, to run them on demand (they
+   * then never run on their own).
+   */
+  tasks?: Map<string, () => Promise<void>>;
 }): Promise<{ server: any; fakes: Fakes; knex: Knex }> {
   const fakes = options.fakes ?? createFakes(options.entities);
   const { server } = await startTestBackend({
@@ -247,6 +252,17 @@ export async function startPlugin(options: {
               deps: {},
               factory: () => options.actionsRegistry as any,
             }),
+          ]
+        : []),
+      ...(options.tasks
+        ? [
+            mockServices.scheduler.mock({
+              scheduleTask: async task => {
+                options.tasks!.set(task.id, () =>
+                  Promise.resolve(task.fn(new AbortController().signal)),
+                );
+              },
+            }).factory,
           ]
         : []),
       ...(options.permissions === 'deny'

@@ -444,6 +444,11 @@ export class ExecutionStore {
     patch?: ExecutionPatch;
     details?: JsonObject;
     onRepeat: 'ignore' | 'conflict';
+    /**
+     * Checked on the locked record: when it returns false nothing changes
+     * (`changed: false`), e.g. the run moved on since it was chosen.
+     */
+    when?: (current: ExecutionRecord) => boolean;
     /** Computes more fields and outbox rows from the locked record. */
     finish?: (
       current: ExecutionRecord,
@@ -462,6 +467,9 @@ export class ExecutionStore {
       }
       const current = toRecord(row);
       if (current.state === options.to && options.onRepeat === 'ignore') {
+        return { record: current, changed: false };
+      }
+      if (options.when && !options.when(current)) {
         return { record: current, changed: false };
       }
       if (!EXECUTION_TRANSITIONS[current.state].includes(options.to)) {
@@ -506,6 +514,19 @@ export class ExecutionStore {
         .update({ cancel_requested_at: at, cancel_requested_by: by });
       await this.insertOutbox(trx, id, 'cancel', { executionId: id });
     });
+  }
+
+  /**
+   * Dispatched or running executions whose last sign of life (start, else
+   * dispatch) is older than `before`: candidates for the stuck-run sweep,
+   * which applies each one's own timeout.
+   */
+  async listUnfinishedSince(before: string): Promise<ExecutionRecord[]> {
+    const rows = await this.knex('pcp_executions')
+      .whereIn('state', ['dispatched', 'running'])
+      .whereRaw('coalesce(started_at, dispatched_at, created_at) < ?', [before])
+      .orderBy('created_at');
+    return rows.map(toRecord);
   }
 
   // -- outbox ---------------------------------------------------------------

@@ -71,6 +71,30 @@ export type ExecutionView = Omit<
   secrets: Array<{ name: string; source: 'platform' | 'user' }>;
 };
 
+/** Who ends runs the infra plane stopped reporting on (audit actor). */
+export const STUCK_RUN_ACTOR = 'stuck-run-sweeper';
+
+/**
+ * When a dispatched or running run must have been reported finished: its
+ * start (else dispatch) + its timeout + `graceSeconds`, in ms since the epoch.
+ * Undefined for any other state.
+ */
+export function reportDeadline(
+  record: Pick<
+    ExecutionRecord,
+    'state' | 'startedAt' | 'dispatchedAt' | 'createdAt' | 'resources'
+  >,
+  graceSeconds: number,
+): number | undefined {
+  if (record.state !== 'dispatched' && record.state !== 'running') {
+    return undefined;
+  }
+  const since = record.startedAt ?? record.dispatchedAt ?? record.createdAt;
+  return (
+    Date.parse(since) + (record.resources.timeoutSeconds + graceSeconds) * 1000
+  );
+}
+
 /** Converts a record to its API shape. */
 export function toView(record: ExecutionRecord): ExecutionView {
   const {
@@ -556,14 +580,9 @@ export class ExecutionService {
         }
       }
     }
-    return this.transition(
-      id,
-      update.state,
-      'infra-control-plane',
-      patch,
-      [],
-      update.computeSeconds,
-    );
+    return this.transition(id, update.state, 'infra-control-plane', patch, [], {
+      computeSeconds: update.computeSeconds,
+    });
   }
 
   private async transition(
@@ -575,7 +594,14 @@ export class ExecutionService {
       kind: 'cancel' | 'dispatch' | 'usage';
       payload: JsonObject;
     }> = [],
-    computeSeconds?: number,
+    options: {
+      /** As reported; else started → finished. */
+      computeSeconds?: number;
+      /** Compute-seconds at most the run's timeout. */
+      capAtTimeout?: boolean;
+      /** Applies the transition only if this holds for the locked record. */
+      when?: (current: ExecutionRecord) => boolean;
+    } = {},
   ) {
     let from: ExecutionState | undefined;
     const result = await this.o.store.transition({
@@ -584,6 +610,7 @@ export class ExecutionService {
       actor,
       patch,
       onRepeat: 'ignore',
+      when: options.when,
       details: patch.exitReason ? { exitReason: patch.exitReason } : undefined,
       finish: (current, p) => {
         from = current.state;
@@ -595,8 +622,12 @@ export class ExecutionService {
           0,
           Date.parse(finishedAt) - Date.parse(since),
         );
-        const seconds =
-          computeSeconds ?? (startedAt ? Math.round(durationMs) / 1000 : 0);
+        let seconds =
+          options.computeSeconds ??
+          (startedAt ? Math.round(durationMs) / 1000 : 0);
+        if (options.capAtTimeout) {
+          seconds = Math.min(seconds, current.resources.timeoutSeconds);
+        }
         const cost = computeCost(current.plan, to, Boolean(startedAt), seconds);
         const usage: UsageRecord = {
           executionId: current.id,
@@ -640,6 +671,43 @@ export class ExecutionService {
     } catch (e) {
       // The infra plane may already have reported running/finished.
       if (!(e instanceof ConflictError)) throw e;
+    }
+  }
+
+  /**
+   * Ends a dispatched or running run the infra plane has not reported on
+   * within its timeout plus `graceSeconds` (`timed_out`, exit reason
+   * `no-report-from-infra`), and asks the infra plane to cancel it. Returns
+   * false when the run has moved on meanwhile (re-checked under the lock).
+   */
+  async timeOutUnreported(
+    id: string,
+    graceSeconds: number,
+    now: Date = new Date(),
+  ): Promise<boolean> {
+    try {
+      const { changed } = await this.transition(
+        id,
+        'timed_out',
+        STUCK_RUN_ACTOR,
+        {
+          finishedAt: now.toISOString(),
+          exitReason: 'no-report-from-infra',
+          message: `No report from the infra control plane within the run's timeout plus ${graceSeconds} s grace`,
+        },
+        [{ kind: 'cancel', payload: { executionId: id } }],
+        {
+          capAtTimeout: true,
+          when: current => {
+            const deadline = reportDeadline(current, graceSeconds);
+            return deadline !== undefined && deadline <= now.getTime();
+          },
+        },
+      );
+      return changed;
+    } catch (e) {
+      if (e instanceof ConflictError) return false;
+      throw e;
     }
   }
 
