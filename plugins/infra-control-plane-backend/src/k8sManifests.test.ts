@@ -19,6 +19,7 @@ import yaml from 'yaml';
 import { ExecutionStore } from './database/ExecutionStore';
 import { makePlan, REPO_ROOT, waitFor } from './__testUtils__';
 import { runtimeLogLines, startKubernetesPlane } from './__testUtils__/kubernetes';
+import { runSecretNameFor } from './services/executors/jobSpec';
 
 jest.setTimeout(180_000);
 
@@ -143,10 +144,12 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
       await knex.migrate.latest({ directory: path.resolve(__dirname, '../migrations') });
       const store = new ExecutionStore(knex);
       const long = new Set<string>();
+      const userSecrets = new Map<string, Record<string, string>>();
       const plane = await startKubernetesPlane({
         store,
         kubeConfig: saConfig,
         namespace: RUNS_NS,
+        userSecrets,
         podAnnotations: p => (long.has(p.executionId) ? kwokPodAnnotations({ runningMs: 120_000 }) : {}),
       });
       try {
@@ -159,23 +162,59 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
         }, 'the run to end', 60_000);
         expect(done).toMatchObject({ state: 'succeeded', result: { summary: 'as the portal' } });
 
-        const slow = makePlan();
+        // With a user secret: it creates the run's Secret, and deletes it on cancel.
+        const slow = makePlan({ secrets: [{ name: 'GH_TOKEN', source: 'user', ref: 'ada/github' }] });
+        userSecrets.set(slow.executionId, { GH_TOKEN: 'portal-sa-secret-value' });
         long.add(slow.executionId);
         await plane.manager.submit(slow);
         await waitFor(async () => (await store.get(slow.executionId))?.state === 'running', 'running', 60_000);
+        const secretName = runSecretNameFor(slow.executionId, 1);
+        const secret = await core.readNamespacedSecret({ name: secretName, namespace: RUNS_NS });
+        expect(Buffer.from(secret.data!.GH_TOKEN, 'base64').toString('utf8')).toBe('portal-sa-secret-value');
+        expect(plane.executor.apiCalls.secretCreate).toBe(1);
         await plane.manager.cancel(slow.executionId);
         await waitFor(async () => (await store.get(slow.executionId))?.state === 'cancelled', 'cancelled', 60_000);
+        await waitFor(
+          () => core.readNamespacedSecret({ name: secretName, namespace: RUNS_NS }).then(() => false, e => e.code === 404),
+          'the Secret to be deleted',
+          30_000,
+        );
       } finally {
         await plane.stop();
       }
     });
 
-    it('is not broader: other namespaces, Secrets and bare Pods are forbidden', async () => {
+    it('is not broader: other namespaces, reading or changing Secrets and bare Pods are forbidden', async () => {
       const batch = saConfig.makeApiClient(BatchV1Api);
       const core2 = saConfig.makeApiClient(CoreV1Api);
       await expect(batch.listNamespacedJob({ namespace: 'default' })).rejects.toMatchObject({ code: 403 });
       await expect(batch.listNamespacedJob({ namespace: PORTAL_NS })).rejects.toMatchObject({ code: 403 });
       await expect(core2.listNamespacedSecret({ namespace: RUNS_NS })).rejects.toMatchObject({ code: 403 });
+      // Secrets: create/delete in the runs namespace only; never read, list, watch or change.
+      await core.createNamespacedSecret({
+        namespace: RUNS_NS,
+        body: { metadata: { name: 'someone-elses' }, stringData: { k: 'v' } },
+      });
+      await expect(core2.readNamespacedSecret({ name: 'someone-elses', namespace: RUNS_NS })).rejects.toMatchObject({ code: 403 });
+      await expect(
+        core2.patchNamespacedSecret({ name: 'someone-elses', namespace: RUNS_NS, body: [] as any }),
+      ).rejects.toMatchObject({ code: 403 });
+      await expect(
+        core2.replaceNamespacedSecret({
+          name: 'someone-elses',
+          namespace: RUNS_NS,
+          body: { metadata: { name: 'someone-elses' }, stringData: { k: 'changed' } },
+        }),
+      ).rejects.toMatchObject({ code: 403 });
+      for (const namespace of [PORTAL_NS, 'default']) {
+        await expect(
+          core2.createNamespacedSecret({ namespace, body: { metadata: { name: 'x' } }, dryRun: 'All' }),
+        ).rejects.toMatchObject({ code: 403 });
+        await expect(core2.deleteNamespacedSecret({ name: 'x', namespace })).rejects.toMatchObject({ code: 403 });
+      }
+      await expect(
+        core2.createNamespacedSecret({ namespace: RUNS_NS, body: { metadata: { name: 'dry' } }, dryRun: 'All' }),
+      ).resolves.toBeDefined();
       await expect(
         core2.createNamespacedPod({
           namespace: RUNS_NS,

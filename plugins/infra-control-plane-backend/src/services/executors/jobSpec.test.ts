@@ -1,5 +1,5 @@
 import { makePlan } from '../../__testUtils__';
-import { buildAgentJob, jobNameFor, labelSafe } from './jobSpec';
+import { buildAgentJob, jobNameFor, labelSafe, runSecretNameFor } from './jobSpec';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -45,6 +45,28 @@ describe('buildAgentJob', () => {
         sources: [{ secret: { name: 'platform-secrets', items: [{ key: 'api-token', path: 'API_TOKEN' }] } }],
       },
     });
+  });
+
+  it('mounts user secrets from the run Secret, and only the resolved ones', () => {
+    const plan = makePlan({
+      executionId: 'Exec_1',
+      secrets: [
+        { name: 'API_TOKEN', source: 'platform', ref: 'api-token' },
+        { name: 'GH_TOKEN', source: 'user', ref: 'ada/github' },
+        { name: 'NOT_STORED', source: 'user', ref: 'ada/none' },
+      ],
+    });
+    const name = runSecretNameFor(plan.executionId, 1);
+    expect(name).toBe(`${jobNameFor('Exec_1', 1)}-secrets`);
+    const job = buildAgentJob(plan, {
+      namespace: 'runs',
+      platformSecretName: 'platform-secrets',
+      runSecret: { name, keys: ['GH_TOKEN'] },
+    });
+    expect(job.spec!.template.spec!.volumes!.find(v => v.name === 'secrets')!.projected!.sources).toEqual([
+      { secret: { name: 'platform-secrets', items: [{ key: 'api-token', path: 'API_TOKEN' }] } },
+      { secret: { name, items: [{ key: 'GH_TOKEN', path: 'GH_TOKEN' }] } },
+    ]);
   });
 
   it('labels with label-safe values and keeps the full refs in annotations', () => {
