@@ -10,3 +10,4 @@ export * from './pricing';
 export * from './schemaFields';
 export * from './contracts';
 export * from './marketplaceApi';
+export * from './productControlPlaneApi';

@@ -3,6 +3,7 @@ import { InputError, NotAllowedError } from '@backstage/errors';
 import {
   EXECUTION_TRANSITIONS,
   ExecutionState,
+  ExecutionViewPage,
   INFRA_CONTROL_PLANE_PLUGIN_ID,
   isTerminalExecutionState,
 } from '@internal/plugin-agents-common';
@@ -167,12 +168,13 @@ export async function createRouter(
       },
       credentials,
     );
-    res.json({
+    const page: ExecutionViewPage = {
       items: items.map(view),
       totalCount,
       limit: q.limit,
       offset: q.offset,
-    });
+    };
+    res.json(page);
   });
 
   router.get('/executions/:id', async (req, res) => {

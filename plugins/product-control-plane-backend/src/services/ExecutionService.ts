@@ -29,6 +29,7 @@ import {
   ExecutionPlan,
   ExecutionState,
   ExecutionUpdate,
+  ExecutionView,
   isTerminalExecutionState,
   MARKETPLACE_PLUGIN_ID,
   ResourceEnvelope,
@@ -62,8 +63,11 @@ export interface CreateExecutionRequest {
   retryOf?: string;
 }
 
-/** An execution as the API shows it: secret refs and internals left out. */
-export type ExecutionView = Omit<
+/**
+ * What `toView` builds from a record: secret refs and internals left out.
+ * `toView.test.ts` proves it has exactly the keys of the API's ExecutionView.
+ */
+export type RecordView = Omit<
   ExecutionRecord,
   'secrets' | 'requestHash' | 'entitlementId' | 'plan' | 'day' | 'codeDir'
 > & {
@@ -95,7 +99,7 @@ export function reportDeadline(
   );
 }
 
-/** Converts a record to its API shape. */
+/** Converts a record to its API shape (declared in agents-common). */
 export function toView(record: ExecutionRecord): ExecutionView {
   const {
     secrets,
@@ -106,11 +110,12 @@ export function toView(record: ExecutionRecord): ExecutionView {
     codeDir: _c,
     ...rest
   } = record;
-  return {
+  const view: RecordView = {
     ...rest,
     plan: plan.name,
     secrets: secrets.map(s => ({ name: s.name, source: s.source })),
   };
+  return view;
 }
 
 /** The cost of a finished run under its plan. */

@@ -56,6 +56,7 @@ function execution(overrides: Partial<Execution>): Execution {
     tools: [],
     secrets: [],
     image: 'x',
+    entrypoint: 'index.js',
     createdAt: '2026-11-30T10:00:00.000Z',
     updatedAt: '2026-11-30T10:00:05.000Z',
     durationMs: 4200,
