@@ -68,7 +68,9 @@ if [ -f scripts/k8s/up.sh ]; then
     log "building the Kubernetes binaries failed; last lines of $k8s_build_log:"
     tail -n 30 "$k8s_build_log" >&2
   fi
-  if bash scripts/k8s/up.sh >&2; then
+  # One retry after a clean stop: a first start on a loaded machine can lose a
+  # component (the failed attempt's logs are kept, see up.sh).
+  if bash scripts/k8s/up.sh >&2 || { log "retrying the Kubernetes control plane start"; bash scripts/k8s/down.sh >&2; bash scripts/k8s/up.sh >&2; }; then
     eval "$(bash scripts/k8s/env.sh)"
     k8s_started=1
   else
