@@ -127,7 +127,7 @@ describe('ListingPage', () => {
     const getAgent = jest
       .fn()
       .mockResolvedValueOnce({ ...agent, myEntitlements: [mine] })
-      .mockResolvedValue({ ...agent, myEntitlements: [mine, teamEntitlement] });
+      .mockResolvedValue({ ...agent, myEntitlements: [teamEntitlement, mine] });
     const acquire = jest.fn().mockResolvedValue(teamEntitlement);
     const post = jest.fn();
     await renderPage({ getAgent, acquire }, { post });

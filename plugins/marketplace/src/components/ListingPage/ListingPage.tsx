@@ -181,7 +181,14 @@ export function ListingPage() {
           {agent.myEntitlements.length > 0 && (
             <Typography variant="body2" style={{ marginTop: 8 }}>
               Held by:{' '}
-              {agent.myEntitlements
+              {[...agent.myEntitlements]
+                // Mine first, then my groups by name.
+                .sort(
+                  (a, b) =>
+                    Number(b.holderRef.startsWith('user:')) -
+                      Number(a.holderRef.startsWith('user:')) ||
+                    a.holderRef.localeCompare(b.holderRef),
+                )
                 .map(
                   e =>
                     `${
