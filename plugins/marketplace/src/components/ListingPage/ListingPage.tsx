@@ -18,16 +18,13 @@ import {
   Table,
   TableColumn,
 } from '@backstage/core-components';
-import {
-  alertApiRef,
-  identityApiRef,
-  useApi,
-} from '@backstage/core-plugin-api';
+import { identityApiRef, useApi } from '@backstage/core-plugin-api';
 import { EntityProvider, EntityRefLink } from '@backstage/plugin-catalog-react';
 import { AgentSchemaCard } from '@internal/plugin-agents-react';
 import { marketplaceApiRef, PlanView } from '../../api';
 import { AvailabilityBadge } from '../AvailabilityBadge';
 import { formatDuration, formatRate, shortRef } from '../format';
+import { useMarketplaceAction } from '../useMarketplaceAction';
 
 const ME = 'me';
 
@@ -38,9 +35,7 @@ const ME = 'me';
 export function ListingPage() {
   const { namespace = 'default', name = '' } = useParams();
   const api = useApi(marketplaceApiRef);
-  const alertApi = useApi(alertApiRef);
   const identityApi = useApi(identityApiRef);
-  const [busy, setBusy] = useState(false);
   const [holder, setHolder] = useState<string>(ME);
   const { value: groups = [] } = useAsync(async () => {
     const identity = await identityApi.getBackstageIdentity();
@@ -52,6 +47,7 @@ export function ListingPage() {
     error,
     retry,
   } = useAsyncRetry(() => api.getAgent(namespace, name), [namespace, name]);
+  const { busy, act } = useMarketplaceAction(retry);
 
   if (loading && !agent) return <Progress />;
   if (error) return <ResponseErrorPanel error={error} />;
@@ -62,21 +58,6 @@ export function ListingPage() {
     holder === ME ? e.holderRef.startsWith('user:') : e.holderRef === holder,
   );
   const forWhom = holder === ME ? '' : ` for ${shortRef(holder)}`;
-  const act = async (what: () => Promise<unknown>, message: string) => {
-    setBusy(true);
-    try {
-      await what();
-      alertApi.post({ message, severity: 'success', display: 'transient' });
-      retry();
-    } catch (e) {
-      alertApi.post({
-        message: String((e as Error).message),
-        severity: 'error',
-      });
-    } finally {
-      setBusy(false);
-    }
-  };
 
   const columns: TableColumn<PlanView>[] = [
     { title: 'Plan', render: p => p.title ?? p.name },

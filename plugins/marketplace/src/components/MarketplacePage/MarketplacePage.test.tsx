@@ -41,14 +41,12 @@ jest.setTimeout(60_000);
 
 describe('DiscoveryPage', () => {
   it('renders server results as cards and a table, and sends the search to the server', async () => {
-    const listAgents = jest
-      .fn()
-      .mockResolvedValue({
-        items: [summarizer],
-        totalCount: 31,
-        page: 1,
-        pageSize: 12,
-      });
+    const listAgents = jest.fn().mockResolvedValue({
+      items: [summarizer],
+      totalCount: 31,
+      page: 1,
+      pageSize: 12,
+    });
     await renderInTestApp(
       <TestApiProvider apis={[[marketplaceApiRef, mockApi({ listAgents })]]}>
         <DiscoveryPage />

@@ -1,4 +1,3 @@
-import { useState } from 'react';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
 import { Button, MenuItem, Select } from '@material-ui/core';
 import {
@@ -8,41 +7,25 @@ import {
   Table,
   TableColumn,
 } from '@backstage/core-components';
-import { alertApiRef, useApi, useRouteRef } from '@backstage/core-plugin-api';
+import { useApi, useRouteRef } from '@backstage/core-plugin-api';
 import { marketplaceApiRef, MyEntitlement } from '../../api';
 import { rootRouteRef } from '../../routes';
 import { formatMoney, shortRef } from '../format';
+import { useMarketplaceAction } from '../useMarketplaceAction';
 
 /** What I (and my teams) have acquired, usage against limits, cost; cancel or switch. */
 export function MyAgentsPage() {
   const api = useApi(marketplaceApiRef);
-  const alertApi = useApi(alertApiRef);
   const root = useRouteRef(rootRouteRef)();
-  const [busy, setBusy] = useState(false);
   const { value, loading, error, retry } = useAsyncRetry(
     () => api.myEntitlements(),
     [],
   );
+  const { busy, act } = useMarketplaceAction(retry);
 
   if (loading && !value) return <Progress />;
   if (error) return <ResponseErrorPanel error={error} />;
   if (!value) return null;
-
-  const act = async (what: () => Promise<unknown>, message: string) => {
-    setBusy(true);
-    try {
-      await what();
-      alertApi.post({ message, severity: 'success', display: 'transient' });
-      retry();
-    } catch (e) {
-      alertApi.post({
-        message: String((e as Error).message),
-        severity: 'error',
-      });
-    } finally {
-      setBusy(false);
-    }
-  };
 
   const columns: TableColumn<MyEntitlement>[] = [
     {

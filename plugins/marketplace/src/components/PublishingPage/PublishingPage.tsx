@@ -7,91 +7,51 @@ import {
   Table,
   TableColumn,
 } from '@backstage/core-components';
-import { alertApiRef, useApi } from '@backstage/core-plugin-api';
+import { useApi } from '@backstage/core-plugin-api';
 import { AgentVisibility } from '@internal/plugin-agents-common';
 import { AcquireRequest, marketplaceApiRef, PublishedListing } from '../../api';
 import { shortRef } from '../format';
+import { useMarketplaceAction } from '../useMarketplaceAction';
 import { GrantDialog } from './GrantDialog';
 
 /** Owners: their listings, visibility changes, who holds entitlements, grants and revocations. */
 export function PublishingPage() {
   const api = useApi(marketplaceApiRef);
-  const alertApi = useApi(alertApiRef);
-  const [busy, setBusy] = useState(false);
   const [granting, setGranting] = useState<PublishedListing | undefined>();
   const { value, loading, error, retry } = useAsyncRetry(
     () => api.publishing(),
     [],
   );
+  const { busy, act } = useMarketplaceAction(retry);
   if (loading && !value) return <Progress />;
   if (error) return <ResponseErrorPanel error={error} />;
   if (!value) return null;
 
-  const change = async (l: PublishedListing, v: string) => {
-    setBusy(true);
-    try {
-      const visibility = v === 'catalog' ? null : (v as AgentVisibility);
-      await api.setVisibility(l.namespace, l.name, visibility);
-      alertApi.post({
-        message: `${l.title} is now ${visibility ?? l.catalogVisibility}`,
-        severity: 'success',
-        display: 'transient',
-      });
-      retry();
-    } catch (e) {
-      alertApi.post({
-        message: String((e as Error).message),
-        severity: 'error',
-      });
-    } finally {
-      setBusy(false);
-    }
+  const change = (l: PublishedListing, v: string) => {
+    const visibility = v === 'catalog' ? null : (v as AgentVisibility);
+    return act(
+      () => api.setVisibility(l.namespace, l.name, visibility),
+      `${l.title} is now ${visibility ?? l.catalogVisibility}`,
+    );
   };
 
-  const revoke = async (id: string, holderRef: string) => {
-    setBusy(true);
-    try {
-      await api.revoke(id);
-      alertApi.post({
-        message: `Revoked the entitlement of ${shortRef(holderRef)}`,
-        severity: 'success',
-        display: 'transient',
-      });
-      retry();
-    } catch (e) {
-      alertApi.post({
-        message: String((e as Error).message),
-        severity: 'error',
-      });
-    } finally {
-      setBusy(false);
-    }
-  };
+  const revoke = (id: string, holderRef: string) =>
+    act(
+      () => api.revoke(id),
+      `Revoked the entitlement of ${shortRef(holderRef)}`,
+    );
 
   const grant = async (request: AcquireRequest) => {
-    setBusy(true);
-    try {
-      const entitlement = await api.acquire(request);
-      const until = entitlement.expiresAt
-        ? ` until ${entitlement.expiresAt.slice(0, 10)}`
-        : '';
-      alertApi.post({
-        message: `Granted ${entitlement.plan} to ${shortRef(
-          entitlement.holderRef,
-        )}${until}`,
-        severity: 'success',
-        display: 'transient',
-      });
-      setGranting(undefined);
-      retry();
-    } catch (e) {
-      alertApi.post({
-        message: String((e as Error).message),
-        severity: 'error',
-      });
-    } finally {
-      setBusy(false);
-    }
+    const granted = await act(
+      () => api.acquire(request),
+      entitlement =>
+        `Granted ${entitlement.plan} to ${shortRef(entitlement.holderRef)}${
+          entitlement.expiresAt
+            ? ` until ${entitlement.expiresAt.slice(0, 10)}`
+            : ''
+        }`,
+    );
+    if (granted) setGranting(undefined);
   };
 
   const columns: TableColumn<PublishedListing>[] = [
