@@ -7,12 +7,11 @@ import {
   AgentPlan,
   EXECUTION_TRANSITIONS,
   ExecutionState,
-  GrantedTool,
-  ResourceEnvelope,
+  ExecutionView,
   SecretReference,
   TERMINAL_EXECUTION_STATES,
 } from '@internal/plugin-agents-common';
-import { JsonObject, JsonValue } from '@backstage/types';
+import { JsonObject } from '@backstage/types';
 import { Knex } from 'knex';
 
 const migrationsDir = resolvePackagePath(
@@ -27,47 +26,19 @@ export const ACTIVE_STATES: ExecutionState[] = [
   'running',
 ];
 
-/** One execution as stored (and, minus secret refs, as the API returns it). */
-export interface ExecutionRecord {
-  id: string;
-  agentRef: string;
-  agentVersion: string;
-  userRef: string;
-  holderRef: string;
-  ownerRef: string;
+/**
+ * One execution as stored: the API's `ExecutionView` plus what the API leaves
+ * out (the entitlement, the whole plan, secret refs, the idempotency request
+ * hash, the local code folder and the quota day).
+ */
+export type ExecutionRecord = Omit<ExecutionView, 'plan' | 'secrets'> & {
   entitlementId: string;
   plan: AgentPlan;
-  state: ExecutionState;
-  mode: 'sync' | 'async';
-  attempt: number;
-  retryOf?: string;
-  idempotencyKey?: string;
-  requestHash?: string;
-  input: JsonObject;
-  resources: ResourceEnvelope;
-  tools: GrantedTool[];
   secrets: SecretReference[];
-  image: string;
-  entrypoint: string;
+  requestHash?: string;
   codeDir?: string;
-  outputSchema?: JsonObject;
   day: string;
-  createdAt: string;
-  updatedAt: string;
-  dispatchedAt?: string;
-  startedAt?: string;
-  finishedAt?: string;
-  cancelRequestedAt?: string;
-  cancelRequestedBy?: string;
-  durationMs?: number;
-  computeSeconds?: number;
-  cost?: number;
-  exitReason?: string;
-  exitCode?: number;
-  message?: string;
-  result?: JsonValue;
-  resultTruncated: boolean;
-}
+};
 
 /** One row of the audit trail. */
 export interface ExecutionEvent {
