@@ -48,12 +48,17 @@ describe.each(databases.eachSupportedId())('search visibility on %s', databaseId
   };
 
   it('hides a private agent from non-members and shows it to allowed groups and owners', async () => {
-    // Wait until the catalog has processed the agents and the collator indexed them.
-    for (let i = 0; i < 120; i++) {
+    // Wait until the catalog has processed the agents and the collator indexed
+    // both agents this test looks for (a collation may run while the catalog
+    // has processed only some of them).
+    const indexed = async (term: string, title: string) => {
       const res = await request(backend.server)
-        .get('/api/search/query?term=assistant&types[0]=software-catalog')
+        .get(`/api/search/query?term=${term}&types[0]=software-catalog`)
         .set('Authorization', mockCredentials.user.header('user:default/ada'));
-      if (res.status === 200 && res.body.results.some((r: any) => r.document.title === 'LLM Assistant')) break;
+      return res.status === 200 && res.body.results.some((r: any) => r.document.title === title);
+    };
+    for (let i = 0; i < 120; i++) {
+      if ((await indexed('assistant', 'LLM Assistant')) && (await indexed('summary', 'Text Summarizer'))) break;
       await new Promise(r => setTimeout(r, 1000));
     }
     expect(await search('ada', 'assistant')).toContain('LLM Assistant');
