@@ -145,11 +145,20 @@ write_kubeconfig "$K8S_STATE/kubeconfig.tmp" agentplatform-admin "$PKI/admin.crt
 # --- processes ---------------------------------------------------------------------------------
 # name binary args... ; detached (own session) so the control plane outlives the caller, e.g. a
 # jest worker; down.sh stops it.
+# The pid file is written only once the forked shell has exec'd the component: until then
+# /proc/<pid>/cmdline is still this script's, and k8s_pid (which trusts a pid only when its
+# command line names the state dir) would report a live component as exited.
 start() {
-  local name="$1" bin="$2"
+  local name="$1" bin="$2" pid i
   shift 2
   setsid "$bin" "$@" >"$K8S_STATE/logs/$name.log" 2>&1 </dev/null 8>&- &
-  echo $! >"$K8S_STATE/pids/$name"
+  pid=$!
+  for ((i = 0; i < 100; i++)); do
+    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$bin")" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "$pid" >"$K8S_STATE/pids/$name"
 }
 # what seconds cmd...
 wait_for() {
