@@ -23,6 +23,7 @@ command -v pg_lsclusters >/dev/null 2>&1 || need+=(postgresql)
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || need+=(chromium)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 if [ ${#need[@]} -gt 0 ]; then
   begin "apt-get install ${need[*]}"
   if [ "$(id -u)" != 0 ]; then

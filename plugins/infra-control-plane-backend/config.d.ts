@@ -38,6 +38,22 @@ export interface Config {
       killGraceSeconds?: number;
       /** Extra seconds after the plan's timeout before the process is stopped by the executor (default 5); the runtime normally stops itself first. */
       timeoutGraceSeconds?: number;
+      /**
+       * Where local runs live: `bubblewrap` (the default: one sandbox per run
+       * with its own namespaces, unprivileged uid, cgroup limits and no network)
+       * or `none` (plain child processes with the portal's privileges; only for
+       * trusted agents, logged as a warning at start-up). When the sandbox cannot
+       * be set up, the executor refuses every run and says why in /health.
+       */
+      sandbox?: 'bubblewrap' | 'none';
+      /** Size in MiB of a sandboxed run's private scratch tmpfs (default 64; counted in its memory). */
+      scratchMiB?: number;
+      /** Processes and threads a sandboxed run may have at once (cgroup pids.max, default 64). */
+      maxProcesses?: number;
+      /** First host uid of the per-run unprivileged identities (default 810000). */
+      sandboxUidBase?: number;
+      /** cgroup v2 folder delegated for runs, when /sys/fs/cgroup/agent-platform-runs cannot be created. */
+      cgroupRoot?: string;
     };
 
     /** The Kubernetes executor. */

@@ -6,6 +6,7 @@ import {
 import { ExecutionPlan, ExecutionUpdate } from '@internal/plugin-agents-common';
 import express from 'express';
 import Router from 'express-promise-router';
+import { BubblewrapSandbox } from '../services/executors/sandbox/BubblewrapSandbox';
 
 /** The repository root (for catalog/agents and packages/agent-runtime). */
 export const REPO_ROOT = path.resolve(__dirname, '../../../..');
@@ -13,6 +14,15 @@ export const RUNTIME_PATH = path.join(
   REPO_ROOT,
   'packages/agent-runtime/bin/agent-runtime.js',
 );
+/** The production sandbox with the defaults of createSandbox, for tests that build an executor by hand. */
+export const testSandbox = () =>
+  new BubblewrapSandbox({
+    runtimePath: RUNTIME_PATH,
+    scratchMiB: 64,
+    maxProcesses: 64,
+    uidBase: 810000,
+    uidCount: 16,
+  });
 export const agentDir = (name: string) =>
   path.join(REPO_ROOT, 'catalog/agents', name);
 export const fixtureDir = (name: string) =>

@@ -3,7 +3,7 @@ import { TestDatabases } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
 import { ExecutionUpdate } from '@internal/plugin-agents-common';
 import { ExecutionStore } from '../database/ExecutionStore';
-import { makePlan, RUNTIME_PATH, waitFor } from '../__testUtils__';
+import { makePlan, RUNTIME_PATH, testSandbox, waitFor } from '../__testUtils__';
 import { quietLogger } from '../__testUtils__/kubernetes';
 import { UpdateDelivery } from './delivery/UpdateDelivery';
 import { ExecutionManager } from './ExecutionManager';
@@ -58,6 +58,7 @@ describe('ExecutionManager with the local executor after a restart', () => {
         logger,
         secrets,
         runtimePath: RUNTIME_PATH,
+        sandbox: testSandbox(),
         maxConcurrency: 2,
         killGraceSeconds: 1,
         timeoutGraceSeconds: 1,

@@ -10,6 +10,9 @@ import {
 import { ExecutionPlan } from '@internal/plugin-agents-common';
 import { SecretResolver } from './secrets';
 import { AgentExecutor } from './executors/types';
+import { BubblewrapSandbox } from './executors/sandbox/BubblewrapSandbox';
+import { NoSandbox } from './executors/sandbox/NoSandbox';
+import { RunSandbox } from './executors/sandbox/types';
 import {
   findRuntimePath,
   LocalProcessExecutor,
@@ -34,6 +37,37 @@ export function runtimeBaseEnv(config: RootConfigService) {
   if (llmBaseUrl) env.AGENT_LLM_BASE_URL = llmBaseUrl;
   if (llmModel) env.AGENT_LLM_MODEL = llmModel;
   return env;
+}
+
+/** The local executor's sandbox from `infraControlPlane.local.sandbox` (default `bubblewrap`). */
+export function createSandbox(
+  config: RootConfigService,
+  logger: LoggerService,
+  runtimePath: string,
+  maxConcurrency: number,
+): RunSandbox {
+  const local = config.getOptionalConfig('infraControlPlane.local');
+  const kind = local?.getOptionalString('sandbox') ?? 'bubblewrap';
+  if (kind === 'none') {
+    logger.warn(
+      'infraControlPlane.local.sandbox is "none": agents run as plain child processes with the portal\'s own user, files, environment and network. Use this only for agents you trust, never for a shared portal.',
+    );
+    return new NoSandbox({ runtimePath });
+  }
+  if (kind !== 'bubblewrap') {
+    throw new Error(
+      `infraControlPlane.local.sandbox must be "bubblewrap" or "none", not "${kind}"`,
+    );
+  }
+  return new BubblewrapSandbox({
+    runtimePath,
+    scratchMiB: local?.getOptionalNumber('scratchMiB') ?? 64,
+    maxProcesses: local?.getOptionalNumber('maxProcesses') ?? 64,
+    uidBase: local?.getOptionalNumber('sandboxUidBase') ?? 810000,
+    // Queued runs do not hold one; a few spare for runs still being cleaned up.
+    uidCount: maxConcurrency + 8,
+    cgroupRoot: local?.getOptionalString('cgroupRoot'),
+  });
 }
 
 /** Builds the executor chosen by `infraControlPlane.executor`. */
@@ -73,13 +107,18 @@ export async function createExecutor(deps: {
       'Agent runtime not found (packages/agent-runtime/bin/agent-runtime.js); set infraControlPlane.local.runtimePath',
     );
   }
+  const resolvedRuntimePath = path.resolve(
+    runtimePath ?? 'agent-runtime-not-found',
+  );
+  const maxConcurrency =
+    config.getOptionalNumber('infraControlPlane.local.maxConcurrency') ??
+    Math.max(1, os.cpus().length);
   return new LocalProcessExecutor({
     logger,
     secrets,
-    runtimePath: path.resolve(runtimePath ?? 'agent-runtime-not-found'),
-    maxConcurrency:
-      config.getOptionalNumber('infraControlPlane.local.maxConcurrency') ??
-      Math.max(1, os.cpus().length),
+    runtimePath: resolvedRuntimePath,
+    sandbox: createSandbox(config, logger, resolvedRuntimePath, maxConcurrency),
+    maxConcurrency,
     killGraceSeconds:
       config.getOptionalNumber('infraControlPlane.local.killGraceSeconds') ?? 5,
     timeoutGraceSeconds:

@@ -6,6 +6,7 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { ExecutionPlan } from '@internal/plugin-agents-common';
 import { ExecutionRecord } from '../../database/ExecutionStore';
 import { SecretResolver } from '../secrets';
+import { PreparedRun, RunSandbox } from './sandbox/types';
 import {
   AgentExecutor,
   ExecutorExit,
@@ -28,16 +29,45 @@ export interface LocalProcessExecutorOptions {
   runEnv?: (
     plan: ExecutionPlan,
   ) => Promise<{ env: Record<string, string>; secretValues: string[] }>;
+  /** Where runs live: the bubblewrap sandbox, or none when configured so. */
+  sandbox: RunSandbox;
+  /** Opens the run's egress (a proxy on a Unix socket) when it is granted a tool that needs the network. */
+  egress?: RunEgress;
+}
+
+/** A run's way out: the egress proxy listening on a socket that only this run sees. */
+export interface RunEgress {
+  open(
+    plan: ExecutionPlan,
+    socketPath: string,
+  ): Promise<{ env: (innerSocketPath: string) => Record<string, string>; close(): Promise<void> } | undefined>;
 }
 
 interface Run {
   plan: ExecutionPlan;
   child?: ChildProcess;
+  prepared?: PreparedRun;
   startedAt?: number;
   cancelled?: boolean;
   timedOut?: boolean;
+  /** V8 reported that the heap ceiling was reached. */
+  heapExhausted?: boolean;
   timers: NodeJS.Timeout[];
   dirs: string[];
+  cleanups: Array<() => Promise<void>>;
+}
+
+function signalName(n: number): NodeJS.Signals | undefined {
+  return (Object.keys(os.constants.signals) as NodeJS.Signals[]).find(
+    name => os.constants.signals[name] === n,
+  );
+}
+
+/** Parses a Kubernetes CPU quantity (`250m`, `2`) into cores; 1 when it cannot. */
+export function cpuToCores(quantity: string | undefined): number {
+  const match = /^(\d+(?:\.\d+)?)(m?)$/.exec(String(quantity ?? '').trim());
+  if (!match) return 1;
+  return Number(match[1]) / (match[2] ? 1000 : 1);
 }
 
 /** Parses a Kubernetes quantity of memory (`128Mi`, `1G`, `512M`) into MiB. */
@@ -104,11 +134,25 @@ export class LocalProcessExecutor implements AgentExecutor {
 
   async start(listener: ExecutorListener): Promise<void> {
     this.listener = listener;
+    const problem = await this.options.sandbox.check();
+    if (problem) {
+      this.options.logger.error(
+        `Local executor refuses every run: ${problem}`,
+      );
+    }
   }
 
   async run(plan: ExecutionPlan): Promise<void> {
     if (this.runs.has(plan.executionId)) return;
-    this.runs.set(plan.executionId, { plan, timers: [], dirs: [] });
+    const problem = this.options.sandbox.unavailableReason();
+    if (problem) {
+      await this.listener!.exited(plan.executionId, {
+        infraReason: 'sandbox-unavailable',
+        message: `The local executor cannot run agents: ${problem}`,
+      });
+      return;
+    }
+    this.runs.set(plan.executionId, { plan, timers: [], dirs: [], cleanups: [] });
     this.queue.push(plan.executionId);
     await this.listener!.dispatched(plan.executionId);
     this.pump();
@@ -157,12 +201,18 @@ export class LocalProcessExecutor implements AgentExecutor {
   }
 
   async health(): Promise<ExecutorHealth> {
-    const ok = fs.existsSync(this.options.runtimePath);
+    const problem = fs.existsSync(this.options.runtimePath)
+      ? this.options.sandbox.unavailableReason()
+      : `agent runtime not found at ${this.options.runtimePath}`;
+    const sandbox =
+      this.options.sandbox.kind === 'none'
+        ? 'NOT sandboxed (infraControlPlane.local.sandbox: none)'
+        : `${this.options.sandbox.kind} sandbox`;
     return {
-      ok,
-      message: ok
-        ? `local executor: ${this.active} running, ${this.queue.length} queued, capacity ${this.options.maxConcurrency}`
-        : `agent runtime not found at ${this.options.runtimePath}`,
+      ok: !problem,
+      message:
+        problem ??
+        `local executor (${sandbox}): ${this.active} running, ${this.queue.length} queued, capacity ${this.options.maxConcurrency}`,
       queued: this.queue.length,
       running: this.active,
       capacity: this.options.maxConcurrency,
@@ -182,7 +232,7 @@ export class LocalProcessExecutor implements AgentExecutor {
             setTimeout(resolve, 3000).unref();
           }),
         );
-        this.kill(child, 'SIGKILL');
+        this.kill(run, 'SIGKILL');
       }
     }
     await Promise.all(waits);
@@ -213,13 +263,17 @@ export class LocalProcessExecutor implements AgentExecutor {
 
   private async spawn(run: Run) {
     const { plan } = run;
-    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-run-'));
-    fs.chmodSync(base, 0o700);
-    run.dirs.push(base);
-    const scratch = path.join(base, 'work');
-    const secretsDir = path.join(base, 'secrets');
-    fs.mkdirSync(scratch, { mode: 0o700 });
-    fs.mkdirSync(secretsDir, { mode: 0o700 });
+    const { sandbox } = this.options;
+    if (!plan.codeDir) {
+      throw new Error('the plan has no codeDir, which the local executor needs');
+    }
+    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-run-'));
+    fs.chmodSync(runDir, 0o700);
+    run.dirs.push(runDir);
+    const host = sandbox.hostPaths(runDir);
+    const inner = sandbox.innerPaths(runDir);
+    fs.mkdirSync(host.secretsDir, { mode: 0o700 });
+    if (sandbox.kind === 'none') fs.mkdirSync(host.scratch, { mode: 0o700 });
 
     const secretValues = await this.options.secrets.resolve(plan.secrets, {
       executionId: plan.executionId,
@@ -227,58 +281,67 @@ export class LocalProcessExecutor implements AgentExecutor {
     });
     for (const [name, value] of secretValues) {
       if (!/^[A-Za-z0-9_.-]+$/.test(name) || name.startsWith('.')) continue;
-      fs.writeFileSync(path.join(secretsDir, name), value, { mode: 0o600 });
+      fs.writeFileSync(path.join(host.secretsDir, name), value, { mode: 0o400 });
     }
     const extra = this.options.runEnv
       ? await this.options.runEnv(plan)
       : { env: {}, secretValues: [] };
+    const egress = await this.options.egress?.open(plan, host.egressSocket);
+    if (egress) run.cleanups.push(() => egress.close());
 
     const inputJson = JSON.stringify(plan.input ?? {});
     const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: scratch,
-      TMPDIR: scratch,
+      PATH: sandbox.kind === 'none' ? process.env.PATH ?? '/usr/bin:/bin' : '/usr/bin:/bin',
+      HOME: inner.scratch,
+      TMPDIR: inner.scratch,
       NODE_ENV: 'production',
       ...this.options.baseEnv,
       ...extra.env,
+      ...egress?.env(inner.egressSocket),
       AGENT_EXECUTION_ID: plan.executionId,
       AGENT_REF: plan.agentRef,
       AGENT_VERSION: plan.agentVersion,
       AGENT_ENTRYPOINT: plan.entrypoint,
       AGENT_TOOLS: JSON.stringify(plan.tools ?? []),
       AGENT_TIMEOUT_SECONDS: String(plan.resources.timeoutSeconds),
-      AGENT_SECRETS_DIR: secretsDir,
+      AGENT_SECRETS_DIR: inner.secretsDir,
     };
     if (Buffer.byteLength(inputJson) > 64 * 1024) {
-      const inputFile = path.join(base, 'input.json');
-      fs.writeFileSync(inputFile, inputJson, { mode: 0o600 });
-      env.AGENT_INPUT_FILE = inputFile;
+      fs.writeFileSync(host.inputFile, inputJson, { mode: 0o400 });
+      env.AGENT_INPUT_FILE = inner.inputFile;
     } else {
       env.AGENT_INPUT = inputJson;
     }
     if (plan.outputSchema) {
       env.AGENT_OUTPUT_SCHEMA = JSON.stringify(plan.outputSchema);
     }
-    if (!plan.codeDir) {
-      throw new Error('the plan has no codeDir, which the local executor needs');
-    }
 
-    const heapMiB = Math.max(32, memoryToMiB(plan.resources.memory));
-    const child = spawn(
-      process.execPath,
-      [
-        `--max-old-space-size=${heapMiB}`,
-        this.options.runtimePath,
-        'run',
-        plan.codeDir,
-      ],
-      {
-        cwd: scratch,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
-      },
-    );
+    const memoryMiB = memoryToMiB(plan.resources.memory);
+    const prepared = await sandbox.prepare({
+      executionId: plan.executionId,
+      codeDir: plan.codeDir,
+      runDir,
+      env,
+      memoryBytes: memoryMiB * 1024 * 1024,
+      heapMiB: Math.max(32, memoryMiB),
+      // A backstop behind the wall-clock deadline: the CPU time of the whole
+      // window (deadline + kill grace) at the envelope's cores, at least one.
+      cpuSeconds:
+        Math.ceil(
+          Math.max(1, cpuToCores(plan.resources.cpu)) *
+            (plan.resources.timeoutSeconds +
+              this.options.timeoutGraceSeconds +
+              this.options.killGraceSeconds),
+        ) + 1,
+    });
+    run.prepared = prepared;
+    run.cleanups.push(() => prepared.dispose());
+    const child = spawn(prepared.command, prepared.args, {
+      cwd: prepared.cwd,
+      env: prepared.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     run.child = child;
     run.startedAt = Date.now();
     child.stdout!.setEncoding('utf8');
@@ -286,9 +349,10 @@ export class LocalProcessExecutor implements AgentExecutor {
     child.stdout!.on('data', (chunk: string) =>
       this.listener!.output(plan.executionId, 'stdout', [chunk]),
     );
-    child.stderr!.on('data', (chunk: string) =>
-      this.listener!.output(plan.executionId, 'stderr', [chunk]),
-    );
+    child.stderr!.on('data', (chunk: string) => {
+      if (chunk.includes('JavaScript heap out of memory')) run.heapExhausted = true;
+      this.listener!.output(plan.executionId, 'stderr', [chunk]);
+    });
     const deadlineMs =
       (plan.resources.timeoutSeconds + this.options.timeoutGraceSeconds) * 1000;
     run.timers.push(
@@ -306,42 +370,64 @@ export class LocalProcessExecutor implements AgentExecutor {
     child.once('close', (code, signal) => {
       const seconds = (Date.now() - (run.startedAt ?? Date.now())) / 1000;
       this.finish(run, {
+        ...this.kernelVerdict(run, code, signal),
         exitCode: code ?? undefined,
         cancelled: run.cancelled,
         timedOut: run.timedOut,
         computeSeconds: Math.round(seconds * 1000) / 1000,
-        message:
-          code === null && signal && !run.cancelled && !run.timedOut
-            ? `The agent process was killed by ${signal}`
-            : undefined,
       });
     });
     await this.listener!.running(plan.executionId, new Date().toISOString());
   }
 
+  /** What the kernel or V8 stopped, in words the run record keeps. */
+  private kernelVerdict(
+    run: Run,
+    code: number | null,
+    exitSignal: NodeJS.Signals | null,
+  ): Pick<ExecutorExit, 'infraReason' | 'message'> {
+    if (run.cancelled || run.timedOut) return {};
+    const report = run.prepared?.report();
+    if (report?.oomKilled || run.heapExhausted) {
+      return {
+        infraReason: 'out-of-memory',
+        message: `The run was killed because it used more than its memory limit of ${run.plan.resources.memory}`,
+      };
+    }
+    // bubblewrap exits with 128 + the signal that killed the runtime.
+    const signal =
+      exitSignal ??
+      (code !== null && code > 128 ? signalName(code - 128) : undefined);
+    if (signal === 'SIGXCPU') {
+      return {
+        infraReason: 'cpu-time-exceeded',
+        message: 'The run was killed because it used up its CPU time',
+      };
+    }
+    if (signal) {
+      return {
+        message: `The agent process was killed by ${signal}${
+          report?.pidsLimitHit ? ' (it had reached its process limit)' : ''
+        }`,
+      };
+    }
+    return {};
+  }
+
   private terminate(run: Run) {
     const child = run.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    this.kill(child, 'SIGTERM');
+    this.kill(run, 'SIGTERM');
     run.timers.push(
       setTimeout(
-        () => this.kill(child, 'SIGKILL'),
+        () => this.kill(run, 'SIGKILL'),
         this.options.killGraceSeconds * 1000,
       ),
     );
   }
 
-  private kill(child: ChildProcess, signal: NodeJS.Signals) {
-    try {
-      // The whole process group: the runtime and anything the agent spawned.
-      process.kill(-child.pid!, signal);
-    } catch {
-      try {
-        child.kill(signal);
-      } catch {
-        // already gone
-      }
-    }
+  private kill(run: Run, signal: NodeJS.Signals) {
+    run.prepared?.signal(signal, run.child?.pid);
   }
 
   private finish(run: Run, exit: ExecutorExit) {
@@ -349,11 +435,22 @@ export class LocalProcessExecutor implements AgentExecutor {
     if (this.runs.get(id) !== run) return;
     this.runs.delete(id);
     for (const t of run.timers) clearTimeout(t);
-    for (const dir of run.dirs) {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const cleanups = run.cleanups.splice(0).reverse();
     this.active -= 1;
-    this.listener!.exited(id, exit).catch(error =>
+    (async () => {
+      for (const cleanup of cleanups) {
+        await cleanup().catch(error =>
+          this.options.logger.warn('Cleaning up a local run failed', {
+            executionId: id,
+            error: String(error),
+          }),
+        );
+      }
+      for (const dir of run.dirs) {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+      await this.listener!.exited(id, exit);
+    })().catch(error =>
       this.options.logger.error('Recording the end of a local run failed', {
         executionId: id,
         error: String(error),
