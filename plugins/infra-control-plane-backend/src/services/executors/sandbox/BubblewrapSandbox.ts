@@ -184,6 +184,8 @@ export class BubblewrapSandbox implements RunSandbox {
       ...optionalBind(host.secretsDir, SANDBOX_PATHS.secretsDir, '--ro-bind'),
       ...optionalBind(host.inputFile, SANDBOX_PATHS.inputFile, '--ro-bind'),
       ...optionalBind(host.egressSocket, SANDBOX_PATHS.egressSocket, '--bind'),
+      // The sandbox's own root (where the mount points live) is read-only too.
+      '--remount-ro', '/',
       '--chdir', SANDBOX_PATHS.scratch,
       '--',
       mounts.nodePath,

@@ -1,0 +1,272 @@
+/*
+ * Hostile agents run through the real local executor in its default
+ * bubblewrap sandbox (the plugin started as in production, SQLite). Each
+ * attack must fail, and the run must end in a clear state.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
+import request from 'supertest';
+import { infraControlPlanePlugin } from './plugin';
+import {
+  REPO_ROOT,
+  RUNTIME_PATH,
+  createFakeProductControlPlane,
+  makePlan,
+  updatesOf,
+  waitFor,
+} from './__testUtils__';
+
+jest.setTimeout(180_000);
+
+const SERVICE = mockCredentials.service.header({
+  onBehalfOf: mockCredentials.service('plugin:product-control-plane'),
+  targetPluginId: 'infra-control-plane',
+});
+const attackDir = (name: string) =>
+  path.join(__dirname, '__fixtures__/attacks', name);
+
+// Something only the portal's process has: its environment and a data file.
+const PORTAL_MARKER = `portal-marker-${process.pid}-${Date.now()}`;
+const VICTIM_SECRET = `victim-secret-${Date.now()}-0123456789`;
+const VICTIM_INPUT = `victim-input-${Date.now()}`;
+/** A marker as the snoop agent takes it: in two halves. */
+const halves = (marker: string) => [marker.slice(0, 8), marker.slice(8)];
+
+describe('hostile agents in the local sandbox', () => {
+  let backend: Awaited<ReturnType<typeof startTestBackend>>;
+  let server: any;
+  let port: number;
+  let pcp: ReturnType<typeof createFakeProductControlPlane>;
+  let dataDir: string;
+
+  const start = async (plan: ReturnType<typeof makePlan>) => {
+    await request(server)
+      .post('/api/infra-control-plane/executions')
+      .set('authorization', SERVICE)
+      .send(plan)
+      .expect(202);
+    return plan.executionId;
+  };
+  const finished = (id: string) =>
+    waitFor(
+      () =>
+        updatesOf(pcp.received, id).find(u =>
+          ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(u.state),
+        ),
+      `the end of ${id}`,
+      120_000,
+    );
+  const run = async (name: string, input: object, overrides: object = {}) =>
+    finished(
+      await start(
+        makePlan({
+          agentRef: `agent:default/attack-${name}`,
+          codeDir: attackDir(name),
+          input: input as any,
+          outputSchema: undefined,
+          tools: [],
+          secrets: [],
+          ...overrides,
+        }),
+      ),
+    );
+  const hostProcessesWith = (marker: string) =>
+    fs
+      .readdirSync('/proc')
+      .filter(p => /^\d+$/.test(p))
+      .filter(p => {
+        try {
+          return fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(marker);
+        } catch {
+          return false;
+        }
+      });
+
+  beforeAll(async () => {
+    process.env.PORTAL_MARKER = PORTAL_MARKER;
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'portal-data-'));
+    fs.writeFileSync(path.join(dataDir, 'user-secrets.key'), PORTAL_MARKER);
+    pcp = createFakeProductControlPlane();
+    backend = await startTestBackend({
+      features: [
+        infraControlPlanePlugin,
+        pcp.plugin,
+        mockServices.rootConfig.factory({
+          data: {
+            infraControlPlane: {
+              executor: 'local',
+              secrets: { 'victim-secret': VICTIM_SECRET },
+              local: {
+                runtimePath: RUNTIME_PATH,
+                maxConcurrency: 2,
+                killGraceSeconds: 1,
+                timeoutGraceSeconds: 1,
+              },
+            },
+          },
+        }),
+      ],
+    });
+    server = backend.server;
+    port = backend.server.address().port;
+  });
+
+  afterAll(async () => {
+    await backend?.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    delete process.env.PORTAL_MARKER;
+  });
+
+  it('reports the sandbox in /health', async () => {
+    const health = await request(server).get('/api/infra-control-plane/health');
+    expect(health.status).toBe(200);
+    expect(JSON.stringify(health.body)).toContain('bubblewrap sandbox');
+  });
+
+  it("cannot read the portal's environment, its data files, or another concurrent run's secrets and input", async () => {
+    const victim = await start(
+      makePlan({
+        agentRef: 'agent:default/victim',
+        codeDir: attackDir('victim'),
+        input: { holdMs: 6000, note: VICTIM_INPUT },
+        outputSchema: undefined,
+        tools: [],
+        secrets: [{ name: 'VICTIM_SECRET', source: 'platform', ref: 'victim-secret' }],
+      }),
+    );
+    await waitFor(
+      () => updatesOf(pcp.received, victim).find(u => u.state === 'running'),
+      'the victim running',
+    );
+    const runDirs = fs
+      .readdirSync(os.tmpdir())
+      .filter(n => n.startsWith('agent-run-'))
+      .map(n => path.join(os.tmpdir(), n));
+    expect(runDirs.length).toBeGreaterThan(0);
+    const done = await run('snoop', {
+      markers: [PORTAL_MARKER, VICTIM_SECRET, VICTIM_INPUT].map(halves),
+      paths: [
+        dataDir,
+        path.join(dataDir, 'user-secrets.key'),
+        path.join(REPO_ROOT, '.data'),
+        ...runDirs,
+        ...runDirs.map(d => path.join(d, 'secrets', 'VICTIM_SECRET')),
+        '/etc/shadow',
+        '/root',
+        `/proc/${process.pid}/environ`,
+      ],
+    });
+    expect(done.state).toBe('succeeded');
+    const result = done.result as any;
+    expect(result.found).toEqual([]);
+    for (const [p, seen] of Object.entries(result.paths)) {
+      expect([p, seen]).toEqual([p, 'ENOENT']);
+    }
+    // The folders above its read-only mounts hold nothing but those mounts.
+    const listings = (
+      await run('snoop', { paths: [REPO_ROOT, os.tmpdir(), '/'] })
+    ).result as any;
+    for (const name of ['.data', 'catalog', 'app-config.yaml', 'plugins']) {
+      expect(listings.listings[REPO_ROOT]).not.toContain(name);
+    }
+    expect(listings.listings[os.tmpdir()]).toEqual([]);
+    for (const name of ['etc', 'root', 'home', 'var', 'sys', 'usr']) {
+      expect(listings.listings['/']).not.toContain(name);
+    }
+    // Its own PID namespace: bubblewrap's init and the runtime, nothing else.
+    expect(result.pids).toBeLessThanOrEqual(3);
+    expect(result.uid).not.toBe(0);
+    expect((await finished(victim)).state).toBe('succeeded');
+  });
+
+  it('cannot follow symlinks in its own folder to files outside', async () => {
+    const agent = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-links-'));
+    fs.chmodSync(agent, 0o755);
+    fs.copyFileSync(path.join(attackDir('snoop'), 'index.js'), path.join(agent, 'index.js'));
+    fs.symlinkSync(path.join(dataDir, 'user-secrets.key'), path.join(agent, 'key'));
+    fs.symlinkSync('/proc/1/environ', path.join(agent, 'init-environ'));
+    fs.symlinkSync('../../../../../../../../etc/shadow', path.join(agent, 'shadow'));
+    try {
+      const done = await run('snoop', { markers: [halves(PORTAL_MARKER)] }, { codeDir: agent });
+      expect(done.state).toBe('succeeded');
+      const { links, found } = done.result as any;
+      expect(found).toEqual([]);
+      expect(links.key).toBe('ENOENT');
+      expect(links.shadow).toBe('ENOENT');
+    } finally {
+      fs.rmSync(agent, { recursive: true, force: true });
+    }
+  });
+
+  it('can write only in its scratch folder', async () => {
+    const outside = path.join(dataDir, 'planted');
+    const done = await run('write-outside', {
+      targets: [outside, path.join(REPO_ROOT, 'planted')],
+    });
+    expect(done.state).toBe('succeeded');
+    const result = done.result as any;
+    expect(result.scratch).toBe('scratch is fine');
+    for (const [target, outcome] of Object.entries(result.writes)) {
+      expect([target, outcome]).not.toEqual([target, 'written']);
+    }
+    expect(fs.existsSync(outside)).toBe(false);
+    expect(fs.existsSync(path.join(REPO_ROOT, 'planted'))).toBe(false);
+  });
+
+  it('leaves no process behind after it exits', async () => {
+    const marker = `leftover-${Date.now()}`;
+    const done = await run('leave-behind', { marker });
+    expect(done).toMatchObject({ state: 'succeeded', result: { spawned: true } });
+    await waitFor(() => hostProcessesWith(marker).length === 0, 'no leftover process', 5000);
+  });
+
+  it('has no network: not the portal on loopback, not an outside address, no DNS', async () => {
+    const done = await run('network', {
+      targets: [
+        ['127.0.0.1', port],
+        ['10.96.0.1', 443],
+        ['1.1.1.1', 443],
+      ],
+      name: 'example.com',
+      url: `http://127.0.0.1:${port}/api/infra-control-plane/health`,
+    });
+    expect(done.state).toBe('succeeded');
+    const result = done.result as any;
+    expect(result[`127.0.0.1:${port}`]).toBe('ECONNREFUSED');
+    expect(result['10.96.0.1:443']).toBe('ENETUNREACH');
+    expect(result['1.1.1.1:443']).toBe('ENETUNREACH');
+    expect(result.dns).not.toBe('resolved');
+    expect(result.fetch).toBe('ECONNREFUSED');
+  });
+
+  it('stops a fork bomb at the process limit, and nothing of it survives the run', async () => {
+    const done = await run('fork-bomb', {}, {
+      resources: { cpu: '1', memory: '2Gi', timeoutSeconds: 60 },
+    });
+    expect(done.state).toBe('succeeded');
+    const result = done.result as any;
+    expect(result.refusal).toBe('EAGAIN');
+    expect(result.started).toBeLessThan(64);
+  });
+
+  it('ends a memory bomb as failed with reason out-of-memory', async () => {
+    const done = await run('memory-bomb', {}, {
+      resources: { cpu: '1', memory: '128Mi', timeoutSeconds: 60 },
+    });
+    expect(done).toMatchObject({ state: 'failed', exitReason: 'out-of-memory' });
+    expect(done.message).toContain('memory limit of 128Mi');
+  });
+
+  it('ends a busy loop that ignores SIGTERM as timed_out', async () => {
+    const done = await run('busy-ignores-term', {}, {
+      resources: { cpu: '1', memory: '128Mi', timeoutSeconds: 1 },
+    });
+    expect(done).toMatchObject({ state: 'timed_out', exitReason: 'deadline-exceeded' });
+  });
+});
