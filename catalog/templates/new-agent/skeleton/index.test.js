@@ -1,17 +1,19 @@
 // Runs the agent through the agent runtime exactly as the platform does
 // (`node --test`). The runtime comes from AGENT_RUNTIME_BIN or the
-// @internal/agent-runtime package.
+// @internal/agent-runtime package. The agent's name, tools and input fields
+// are data in agent.json, written by the "New agent" template.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
 
 const RUNTIME = process.env.AGENT_RUNTIME_BIN || require.resolve('@internal/agent-runtime/bin/agent-runtime.js');
-const TOOLS = ${{ (values.tools or []) | dump }};
-const SAMPLE_INPUT = {
-{%- for field in values.inputFields %}
-  ${{ field.name | dump }}: {% if field.type == "string" %}"example"{% elif field.type == "number" %}1.5{% elif field.type == "integer" %}2{% else %}true{% endif %},
-{%- endfor %}
-};
+const agent = require('./agent.json');
+
+const EXAMPLE_VALUES = { string: 'example', number: 1.5, integer: 2, boolean: true };
+const TOOLS = agent.tools;
+const SAMPLE_INPUT = Object.fromEntries(
+  agent.inputFields.map(field => [field.name, EXAMPLE_VALUES[field.type]]),
+);
 
 function run(input, grants) {
   const args = [RUNTIME, 'run', __dirname, '--raw', '--input-json', JSON.stringify(input)];
@@ -26,7 +28,7 @@ test('runs to a result that matches the output schema', () => {
   assert.equal(code, 0, JSON.stringify(last));
   assert.equal(events[0].type, 'started');
   assert.deepEqual(last.result, {
-    message: `${{ values.name }} received ${Object.keys(SAMPLE_INPUT).length} field(s)`,
+    message: `${agent.name} received ${Object.keys(SAMPLE_INPUT).length} field(s)`,
     received: SAMPLE_INPUT,
     tools: TOOLS,
   });
