@@ -145,7 +145,8 @@ class RunCgroupDirs implements RunCgroup {
   }
 
   async remove(): Promise<void> {
-    for (let attempt = 0; attempt < 50; attempt++) {
+    // The run's last processes are reaped a moment after its exit is seen.
+    for (let attempt = 0; attempt < 500; attempt++) {
       const left = this.pids();
       for (const pid of left) {
         try {
@@ -163,7 +164,7 @@ class RunCgroupDirs implements RunCgroup {
         }
       }
       if (removed) return;
-      await new Promise(resolve => setTimeout(resolve, 20));
+      await new Promise(resolve => setTimeout(resolve, 2));
     }
   }
 }
