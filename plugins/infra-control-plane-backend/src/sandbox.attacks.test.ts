@@ -4,6 +4,7 @@
  * attack must fail, and the run must end in a clear state.
  */
 import fs from 'node:fs';
+import { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -114,7 +115,7 @@ describe('hostile agents in the local sandbox', () => {
       ],
     });
     server = backend.server;
-    port = backend.server.address().port;
+    port = (backend.server.address() as AddressInfo).port;
   });
 
   afterAll(async () => {
