@@ -250,6 +250,7 @@ async function runAgent(agentDir, env = process.env) {
   const rawStdoutWrite = process.stdout.write.bind(process.stdout);
   const redactor = new Redactor();
   if (env.AGENT_CATALOG_TOKEN) redactor.add(env.AGENT_CATALOG_TOKEN);
+  if (env.AGENT_EGRESS_CREDENTIAL) redactor.add(env.AGENT_EGRESS_CREDENTIAL);
 
   let finished = false;
   // Set when the run is being stopped (timeout, SIGTERM): whatever the agent

@@ -4,9 +4,26 @@
  * returns the object the agent sees as `ctx.tools.<name>`.
  */
 const { ToolDeniedError, ToolError } = require('./errors');
+const { EgressRefusedError, createTransport } = require('./transport');
 
 const KNOWN_TOOLS = ['http', 'llm', 'catalog'];
 const MAX_REDIRECTS = 5;
+
+/**
+ * One request of a tool through the run's transport. A refusal of the
+ * platform's egress proxy becomes the tool's ToolDeniedError (and a
+ * `tool-denied` event), like a refusal of the runtime's own checks.
+ */
+async function send({ transport, denied }, tool, url, init) {
+  try {
+    return await transport.fetch(url, init);
+  } catch (e) {
+    if (e instanceof EgressRefusedError) {
+      throw denied(tool, `${tool}: ${e.message}`);
+    }
+    throw e;
+  }
+}
 
 /** Is `host` (a URL's hostname, or host:port) allowed by the list? Exact host or `*.suffix`. */
 function isHostAllowed(url, allowHosts) {
@@ -23,7 +40,7 @@ function isHostAllowed(url, allowHosts) {
   });
 }
 
-function createHttpTool({ grant, denied }) {
+function createHttpTool({ grant, denied, transport }) {
   const allowHosts = grant.allowHosts || [];
   function check(rawUrl) {
     let url;
@@ -64,7 +81,7 @@ function createHttpTool({ grant, denied }) {
       );
       let opts = { ...init, redirect: 'manual' };
       for (let hop = 0; ; hop++) {
-        const res = await fetch(url, opts);
+        const res = await send({ transport, denied }, 'http', url, opts);
         const location = res.headers.get('location');
         if (
           res.status >= 300 &&
@@ -116,7 +133,7 @@ async function errorBody(res) {
   }
 }
 
-function createLlmTool({ env, secrets, signal }) {
+function createLlmTool({ env, secrets, signal, denied, transport }) {
   const baseUrl = env.AGENT_LLM_BASE_URL;
   const defaultModel = env.AGENT_LLM_MODEL;
   async function chat(request = {}) {
@@ -143,15 +160,20 @@ function createLlmTool({ env, secrets, signal }) {
       ...(temperature !== undefined ? { temperature } : {}),
       ...(maxTokens !== undefined ? { max_tokens: maxTokens } : {}),
     };
-    const res = await fetch(`${trimSlash(baseUrl)}/chat/completions`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(key ? { authorization: `Bearer ${key}` } : {}),
+    const res = await send(
+      { transport, denied },
+      'llm',
+      `${trimSlash(baseUrl)}/chat/completions`,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+        },
+        body: JSON.stringify(body),
+        signal,
       },
-      body: JSON.stringify(body),
-      signal,
-    });
+    );
     if (!res.ok) {
       throw new ToolError(
         'llm',
@@ -184,7 +206,7 @@ function createLlmTool({ env, secrets, signal }) {
   });
 }
 
-function createCatalogTool({ env, signal }) {
+function createCatalogTool({ env, signal, denied, transport }) {
   const baseUrl = env.AGENT_CATALOG_BASE_URL;
   const token = env.AGENT_CATALOG_TOKEN;
   async function get(pathAndQuery) {
@@ -194,14 +216,20 @@ function createCatalogTool({ env, signal }) {
         'catalog: no catalog is configured for this run (AGENT_CATALOG_BASE_URL is not set)',
       );
     }
-    const res = await fetch(`${trimSlash(baseUrl)}${pathAndQuery}`, {
-      headers: {
-        accept: 'application/json',
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
+    // Through the egress proxy, AGENT_CATALOG_BASE_URL is its platform route
+    // (http://catalog.platform.internal) and the proxy adds the token.
+    return send(
+      { transport, denied },
+      'catalog',
+      `${trimSlash(baseUrl)}${pathAndQuery}`,
+      {
+        headers: {
+          accept: 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        signal,
       },
-      signal,
-    });
-    return res;
+    );
   }
   function filterParams(filter) {
     // { kind: ['Component', 'Agent'], 'spec.lifecycle': 'production' } ->
@@ -304,11 +332,19 @@ function createToolsProxy({ grants, env, secrets, signal, onDenied }) {
     onDenied(tool, message);
     return new ToolDeniedError(tool, message);
   };
+  const transport = createTransport(env);
   const tools = {};
   for (const grant of grants) {
     const factory = FACTORIES[grant.name];
     if (factory)
-      tools[grant.name] = factory({ grant, env, secrets, signal, denied });
+      tools[grant.name] = factory({
+        grant,
+        env,
+        secrets,
+        signal,
+        denied,
+        transport,
+      });
   }
   // Names probed by `await`, util.inspect, JSON.stringify and test runners: not tool accesses.
   const passthrough = new Set([
