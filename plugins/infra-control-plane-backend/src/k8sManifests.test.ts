@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { TestDatabases } from '@backstage/backend-test-utils';
 import {
@@ -13,13 +14,18 @@ import {
   KubeConfig,
   KubernetesObject,
   KubernetesObjectApi,
-  PatchStrategy,
 } from '@kubernetes/client-node';
 import yaml from 'yaml';
 import { ExecutionStore } from './database/ExecutionStore';
 import { makePlan, REPO_ROOT, waitFor } from './__testUtils__';
-import { runtimeLogLines, startKubernetesPlane } from './__testUtils__/kubernetes';
+import { quietLogger, runtimeLogLines, startKubernetesPlane } from './__testUtils__/kubernetes';
+import {
+  DEFAULT_EGRESS_PROXY_URL,
+  EGRESS_CREDENTIAL_KEY,
+} from '@internal/plugin-infra-control-plane-node';
 import { runSecretNameFor } from './services/executors/jobSpec';
+import { KubernetesJobExecutor } from './services/executors/KubernetesJobExecutor';
+import { ExecutorExit } from './services/executors/types';
 
 jest.setTimeout(180_000);
 
@@ -41,14 +47,139 @@ function manifests(): KubernetesObject[] {
     );
 }
 
+type Obj = KubernetesObject & { spec?: any };
+
+/** Resource paths of the kinds in k8s/ (a new kind fails loudly here). */
+const PLURALS: Record<string, string> = {
+  Namespace: 'namespaces',
+  ServiceAccount: 'serviceaccounts',
+  Role: 'roles',
+  RoleBinding: 'rolebindings',
+  NetworkPolicy: 'networkpolicies',
+  ResourceQuota: 'resourcequotas',
+  LimitRange: 'limitranges',
+  ConfigMap: 'configmaps',
+  Deployment: 'deployments',
+  Service: 'services',
+};
+
+/**
+ * Server-side apply of a manifest exactly as written, like kubectl. (The
+ * client's object API re-serializes plain objects through its typed models,
+ * which lose fields whose model name differs, e.g. NetworkPolicy `from`.)
+ */
+async function serverSideApply(kubeConfig: KubeConfig, obj: Obj, dryRun?: 'All'): Promise<any> {
+  const plural = PLURALS[obj.kind!];
+  if (!plural) throw new Error(`no resource path known for kind ${obj.kind}`);
+  const base = obj.apiVersion!.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
+  const ns = obj.metadata!.namespace ? `/namespaces/${obj.metadata!.namespace}` : '';
+  const query = new URLSearchParams({ fieldManager: FIELD_MANAGER, force: 'true', ...(dryRun ? { dryRun } : {}) });
+  const url = new URL(`${kubeConfig.getCurrentCluster()!.server}${base}${ns}/${plural}/${obj.metadata!.name}?${query}`);
+  const options: https.RequestOptions = {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/apply-patch+yaml', accept: 'application/json' },
+  };
+  await kubeConfig.applyToHTTPSOptions(options);
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, options, res => {
+      let body = '';
+      res.on('data', c => (body += c));
+      res.on('end', () => {
+        if (res.statusCode! >= 300) {
+          reject(Object.assign(new Error(`${obj.kind}/${obj.metadata!.name}: ${res.statusCode} ${body}`), { code: res.statusCode, body }));
+        } else resolve(JSON.parse(body));
+      });
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(obj));
+  });
+}
+
+/** The egress a pod with `labels` in `namespace` gets from all NetworkPolicies (they add up). */
+function egressOf(all: Obj[], namespace: string, labels: Record<string, string>) {
+  const selects = (selector: any) =>
+    Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  return all
+    .filter(o => o.kind === 'NetworkPolicy' && o.metadata?.namespace === namespace)
+    .filter(o => o.spec.policyTypes.includes('Egress') && selects(o.spec.podSelector))
+    .flatMap(o => o.spec.egress ?? [])
+    .flatMap((rule: any) =>
+      (rule.to ?? [{ everywhere: true }]).flatMap((to: any) =>
+        (rule.ports ?? [{ any: true }]).map((port: any) => ({ to, port })),
+      ),
+    );
+}
+
+const DNS_PEER = { namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } };
+const PORTAL_PEER = {
+  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': PORTAL_NS } },
+  podSelector: { matchLabels: { 'app.kubernetes.io/name': 'agent-platform-portal' } },
+};
+
+describe('k8s/ egress objects (shape)', () => {
+  const all = manifests() as Obj[];
+  const find = (kind: string, name: string) => all.find(o => o.kind === kind && o.metadata?.name === name)!;
+
+  it('lets pods granted http reach only DNS and the egress proxy (portal pods, TCP 3128)', () => {
+    const httpPod = { 'agentplatform.dev/role': 'agent-run', 'agentplatform.dev/egress': 'allowed', 'agentplatform.dev/platform-api': 'denied' };
+    expect(egressOf(all, RUNS_NS, httpPod)).toEqual([
+      { to: DNS_PEER, port: { protocol: 'UDP', port: 53 } },
+      { to: DNS_PEER, port: { protocol: 'TCP', port: 53 } },
+      { to: PORTAL_PEER, port: { protocol: 'TCP', port: 3128 } },
+    ]);
+    // Without http: nothing but what llm/catalog give (or nothing at all).
+    expect(egressOf(all, RUNS_NS, { ...httpPod, 'agentplatform.dev/egress': 'denied' })).toEqual([]);
+    expect(find('NetworkPolicy', 'default-deny-all').spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+  });
+
+  it('has no ipBlock in any policy of the runs namespace (no 0.0.0.0/0, no way around the proxy)', () => {
+    const runsPolicies = all.filter(o => o.kind === 'NetworkPolicy' && o.metadata?.namespace === RUNS_NS);
+    expect(runsPolicies.length).toBeGreaterThanOrEqual(3);
+    const text = JSON.stringify(runsPolicies);
+    expect(text).not.toMatch(/ipBlock/);
+    expect(text).not.toMatch(/0\.0\.0\.0\/0|::\/0/);
+  });
+
+  it('serves the proxy as agent-egress:3128 on the portal pods, reachable only from pods granted http', () => {
+    const service = find('Service', 'agent-egress');
+    const deployment = find('Deployment', 'agent-platform-portal');
+    const template = deployment.spec.template;
+    expect(service.metadata!.namespace).toBe(PORTAL_NS);
+    expect(Object.entries(service.spec.selector).every(([k, v]) => template.metadata.labels[k] === v)).toBe(true);
+    expect(service.spec.ports).toEqual([{ name: 'egress-proxy', protocol: 'TCP', port: 3128, targetPort: 'egress-proxy' }]);
+    expect(template.spec.containers[0].ports).toContainEqual({ name: 'egress-proxy', containerPort: 3128 });
+    // The URL pods get names this Service.
+    const url = new URL(DEFAULT_EGRESS_PROXY_URL);
+    expect(url.hostname).toBe(`${service.metadata!.name}.${PORTAL_NS}.svc`);
+    expect(Number(url.port)).toBe(3128);
+
+    const ingress = find('NetworkPolicy', 'allow-egress-proxy-from-runs');
+    expect(ingress.metadata!.namespace).toBe(PORTAL_NS);
+    expect(ingress.spec.podSelector).toEqual({ matchLabels: template.metadata.labels });
+    expect(ingress.spec.policyTypes).toEqual(['Ingress']);
+    expect(ingress.spec.ingress).toEqual([
+      {
+        from: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': RUNS_NS } },
+            podSelector: { matchLabels: { 'agentplatform.dev/egress': 'allowed' } },
+          },
+        ],
+        ports: [{ protocol: 'TCP', port: 3128 }],
+      },
+      // The portal's own port stays open to everyone, as it was without this policy.
+      { ports: [{ protocol: 'TCP', port: 7007 }] },
+    ]);
+  });
+});
+
 describe('k8s/ manifests against a real kube-apiserver', () => {
   let cluster: TestCluster;
   let objects: KubernetesObjectApi;
   let core: CoreV1Api;
   const all = manifests();
 
-  const apply = (obj: KubernetesObject, dryRun?: 'All') =>
-    objects.patch(obj, undefined, dryRun, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+  const apply = (obj: KubernetesObject, dryRun?: 'All') => serverSideApply(cluster.kubeConfig, obj, dryRun);
 
   beforeAll(async () => {
     cluster = await startTestCluster();
@@ -83,6 +214,8 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
         'RoleBinding/agent-platform-job-runner',
         'NetworkPolicy/default-deny-all',
         'NetworkPolicy/allow-egress-when-http-granted',
+        'NetworkPolicy/allow-egress-proxy-from-runs',
+        'Service/agent-egress',
         'ResourceQuota/agent-runs',
         'LimitRange/agent-runs',
         'Deployment/agent-platform-portal',
@@ -115,6 +248,18 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
       code: 403,
       body: expect.stringMatching(/violates PodSecurity .{0,4}restricted:latest/),
     });
+  });
+
+  it('keeps the egress objects as written through a server-side dry run', async () => {
+    const find = (name: string) => all.find(o => `${o.kind}/${o.metadata?.name}` === name) as Obj;
+    for (const name of ['NetworkPolicy/allow-egress-proxy-from-runs', 'NetworkPolicy/allow-egress-when-http-granted']) {
+      const answered = await apply(find(name), 'All');
+      expect({ name, spec: answered.spec }).toEqual({ name, spec: find(name).spec });
+    }
+    const service = find('Service/agent-egress');
+    const answered = await apply(service, 'All');
+    expect(answered.spec.ports).toEqual([expect.objectContaining(service.spec.ports[0])]);
+    expect(answered.spec.selector).toEqual(service.spec.selector);
   });
 
   describe('the portal ServiceAccount (TokenRequest)', () => {
@@ -181,6 +326,57 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
         );
       } finally {
         await plane.stop();
+      }
+    });
+
+    it('is sufficient for the egress credential: it goes into the run Secret, the Job only references it', async () => {
+      const exits: ExecutorExit[] = [];
+      const executor = new KubernetesJobExecutor({
+        logger: quietLogger(),
+        clusters: [{ name: 'test', namespace: RUNS_NS, kubeConfig: saConfig }],
+        podAnnotations: () => kwokPodAnnotations({ runningMs: 120_000 }),
+        maxRetryDelayMs: 500,
+        egressCredential: plan => `credential-of-${plan.executionId}`,
+      });
+      await executor.start({
+        dispatched: async () => undefined,
+        running: async () => undefined,
+        output: async () => undefined,
+        exited: async (_id, exit) => {
+          exits.push(exit);
+        },
+      });
+      const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
+      try {
+        const plan = makePlan({ tools: [{ name: 'http', allowHosts: ['api.github.com'] }] });
+        await executor.run(plan);
+        const secretName = runSecretNameFor(plan.executionId, 1);
+        const secret = await waitFor(
+          () => core.readNamespacedSecret({ name: secretName, namespace: RUNS_NS }).catch(() => undefined),
+          'the run Secret',
+          60_000,
+        );
+        expect(Object.keys(secret.data!)).toEqual([EGRESS_CREDENTIAL_KEY]);
+        expect(Buffer.from(secret.data![EGRESS_CREDENTIAL_KEY], 'base64').toString('utf8')).toBe(
+          `credential-of-${plan.executionId}`,
+        );
+        const job = await batch.readNamespacedJob({ name: secret.metadata!.ownerReferences![0].name, namespace: RUNS_NS });
+        const env = job.spec!.template.spec!.containers[0].env!;
+        expect(env.find(e => e.name === 'AGENT_EGRESS_CREDENTIAL')).toEqual({
+          name: 'AGENT_EGRESS_CREDENTIAL',
+          valueFrom: { secretKeyRef: { name: secretName, key: EGRESS_CREDENTIAL_KEY } },
+        });
+        expect(env.find(e => e.name === 'AGENT_EGRESS_PROXY')!.value).toBe(DEFAULT_EGRESS_PROXY_URL);
+        expect(JSON.stringify(job)).not.toContain(`credential-of-${plan.executionId}`);
+        await executor.cancel(plan.executionId);
+        await waitFor(() => exits.length > 0, 'the cancel to finish the run', 60_000);
+        await waitFor(
+          () => core.readNamespacedSecret({ name: secretName, namespace: RUNS_NS }).then(() => false, e => e.code === 404),
+          'the Secret to be deleted',
+          30_000,
+        );
+      } finally {
+        await executor.stop();
       }
     });
 

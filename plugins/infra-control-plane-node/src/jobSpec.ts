@@ -27,6 +27,21 @@ export const ANNOTATIONS = {
 export const AGENT_CONTAINER = 'agent';
 /** Where granted secrets are mounted (AGENT_SECRETS_DIR). */
 export const SECRETS_DIR = '/var/run/agentplatform/secrets';
+/** The egress proxy pods granted `http` go through: the `agent-egress` Service (k8s/25-egress-proxy.yaml). @public */
+export const DEFAULT_EGRESS_PROXY_URL = 'http://agent-egress.agent-platform.svc:3128';
+/**
+ * The key of the run's egress credential in its run Secret. Not a possible
+ * secret name of a plan (those are mounted as files by name), and never
+ * mounted as a file: the pod reads it as `AGENT_EGRESS_CREDENTIAL`.
+ *
+ * @public
+ */
+export const EGRESS_CREDENTIAL_KEY = 'agentplatform.egress-credential';
+/** Virtual origins of the egress proxy's platform routes, used by pods that go through it. */
+const PLATFORM_ORIGINS = {
+  llm: 'http://llm.platform.internal',
+  catalog: 'http://catalog.platform.internal',
+} as const;
 
 function shortHash(value: string, length = 10) {
   return createHash('sha256').update(value).digest('hex').slice(0, length);
@@ -205,6 +220,14 @@ export interface AgentJobOptions {
    * runtime reports them missing instead of the pod waiting for a key).
    */
   runSecret?: { name: string; keys: string[] };
+  /** The egress proxy of pods granted `http`; default {@link DEFAULT_EGRESS_PROXY_URL}. */
+  egressProxyUrl?: string;
+  /**
+   * Where the run's egress credential is: a key of a Secret (the run Secret,
+   * key {@link EGRESS_CREDENTIAL_KEY}), referenced by `secretKeyRef`, never a
+   * value in the spec. Only used when `http` is granted.
+   */
+  egressCredential?: { secretName: string; key: string };
 }
 
 /**
@@ -240,6 +263,9 @@ export function secretLocation(
  * `agent-runtime run /agent` with the env contract; granted secrets come from
  * Kubernetes Secrets through a projected volume (never values in the spec);
  * the pod is labelled for the egress NetworkPolicy only when `http` is granted.
+ * Such a pod may reach only the egress proxy: it gets `AGENT_EGRESS_PROXY`,
+ * its credential as `AGENT_EGRESS_CREDENTIAL` (a `secretKeyRef`), and its
+ * `llm` / `catalog` tools are pointed at the proxy's platform routes.
  *
  * @public
  */
@@ -260,6 +286,26 @@ export function buildAgentJob(plan: ExecutionPlan, o: AgentJobOptions): V1Job {
     HOME: '/tmp',
   };
   if (plan.outputSchema) env.AGENT_OUTPUT_SCHEMA = JSON.stringify(plan.outputSchema);
+  const secretEnv: V1EnvVar[] = [];
+  if (httpGranted) {
+    // Everything the runtime sends goes through the proxy (the NetworkPolicy
+    // lets the pod reach nothing else), the llm and catalog tools through
+    // its platform routes.
+    env.AGENT_EGRESS_PROXY = o.egressProxyUrl ?? DEFAULT_EGRESS_PROXY_URL;
+    if (plan.tools.some(t => t.name === 'llm')) env.AGENT_LLM_BASE_URL = PLATFORM_ORIGINS.llm;
+    if (plan.tools.some(t => t.name === 'catalog')) {
+      env.AGENT_CATALOG_BASE_URL = PLATFORM_ORIGINS.catalog;
+      delete env.AGENT_CATALOG_TOKEN;
+    }
+    if (o.egressCredential) {
+      secretEnv.push({
+        name: 'AGENT_EGRESS_CREDENTIAL',
+        valueFrom: {
+          secretKeyRef: { name: o.egressCredential.secretName, key: o.egressCredential.key },
+        },
+      });
+    }
+  }
 
   const volumes: V1Volume[] = [];
   const volumeMounts: V1VolumeMount[] = [];
@@ -298,7 +344,7 @@ export function buildAgentJob(plan: ExecutionPlan, o: AgentJobOptions): V1Job {
     namespace: o.namespace,
     image: plan.image,
     args: ['run', '/agent'],
-    env: Object.entries(env).map(([k, v]) => ({ name: k, value: v })),
+    env: [...Object.entries(env).map(([k, v]) => ({ name: k, value: v })), ...secretEnv],
     cpu: plan.resources.cpu,
     memory: plan.resources.memory,
     deadlineSeconds:

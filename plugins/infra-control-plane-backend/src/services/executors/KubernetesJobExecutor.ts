@@ -15,6 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import { Writable } from 'node:stream';
 import {
+  EGRESS_CREDENTIAL_KEY,
   KubernetesClusterTarget,
   loadClusterTargets,
 } from '@internal/plugin-infra-control-plane-node';
@@ -61,6 +62,12 @@ export interface KubernetesJobExecutorOptions {
    * Without it, `user` refs must name Secrets that already exist.
    */
   resolveUserSecrets?: (plan: ExecutionPlan) => Promise<Map<string, string>>;
+  /**
+   * The egress proxy credential of a plan granted `http`. When set, it goes
+   * into the run's Secret (key `EGRESS_CREDENTIAL_KEY`) and the pod reads it
+   * as `AGENT_EGRESS_CREDENTIAL` through a `secretKeyRef`.
+   */
+  egressCredential?: (plan: ExecutionPlan) => string;
 }
 
 interface Cluster {
@@ -173,6 +180,7 @@ export class KubernetesJobExecutor implements AgentExecutor {
       logger: LoggerService;
       baseEnv?: Record<string, string>;
       resolveUserSecrets?: KubernetesJobExecutorOptions['resolveUserSecrets'];
+      egressCredential?: KubernetesJobExecutorOptions['egressCredential'];
     },
   ): KubernetesJobExecutor {
     const k8s = config.getConfig('infraControlPlane.kubernetes');
@@ -190,6 +198,7 @@ export class KubernetesJobExecutor implements AgentExecutor {
       deadlineGraceSeconds: k8s.getOptionalNumber('deadlineGraceSeconds'),
       imagePullPolicy: k8s.getOptionalString('imagePullPolicy'),
       resolveUserSecrets: deps.resolveUserSecrets,
+      egressCredential: deps.egressCredential,
     });
   }
 
@@ -346,12 +355,47 @@ export class KubernetesJobExecutor implements AgentExecutor {
     );
   }
 
-  /** The per-execution Secret's name, when the run has `user` secrets the executor resolves. */
+  /**
+   * The per-execution Secret's name, when the run has `user` secrets the
+   * executor resolves or an egress credential.
+   */
   private runSecretName(plan: ExecutionPlan): string | undefined {
-    return this.options.resolveUserSecrets &&
-      plan.secrets.some(ref => ref.source === 'user')
+    return this.needsUserSecrets(plan) || this.needsEgressCredential(plan)
       ? runSecretNameFor(plan.executionId, plan.attempt)
       : undefined;
+  }
+
+  private needsUserSecrets(plan: ExecutionPlan): boolean {
+    return Boolean(
+      this.options.resolveUserSecrets &&
+        plan.secrets.some(ref => ref.source === 'user'),
+    );
+  }
+
+  private needsEgressCredential(plan: ExecutionPlan): boolean {
+    return Boolean(
+      this.options.egressCredential && plan.tools.some(t => t.name === 'http'),
+    );
+  }
+
+  /**
+   * What goes into the run Secret: the resolved user secrets (retried until
+   * they resolve; undefined when the run stopped meanwhile) and the egress
+   * credential. Throws when the credential cannot be made.
+   */
+  private async runSecretValues(
+    run: InFlight,
+  ): Promise<Map<string, string> | undefined> {
+    let values = new Map<string, string>();
+    if (this.needsUserSecrets(run.plan)) {
+      const resolved = await this.resolveUserSecrets(run);
+      if (!resolved) return undefined;
+      values = new Map(resolved);
+    }
+    if (this.needsEgressCredential(run.plan)) {
+      values.set(EGRESS_CREDENTIAL_KEY, this.options.egressCredential!(run.plan));
+    }
+    return values;
   }
 
   private shouldStop(run: InFlight) {
@@ -484,9 +528,20 @@ export class KubernetesJobExecutor implements AgentExecutor {
     const ns = cluster.target.namespace;
     let secretValues: Map<string, string> | undefined;
     if (run.secretName) {
-      secretValues = await this.resolveUserSecrets(run);
+      try {
+        secretValues = await this.runSecretValues(run);
+      } catch (error: any) {
+        await this.fail(run, {
+          infraReason: 'dispatch-failed',
+          message: `The egress credential of the run could not be made (${error?.name ?? 'Error'})`,
+        });
+        return;
+      }
       if (!secretValues) return;
     }
+    const userKeys = [...(secretValues?.keys() ?? [])].filter(
+      key => key !== EGRESS_CREDENTIAL_KEY,
+    );
     const body = buildAgentJob(plan, {
       namespace: ns,
       platformSecretName:
@@ -497,9 +552,15 @@ export class KubernetesJobExecutor implements AgentExecutor {
       deadlineGraceSeconds: this.options.deadlineGraceSeconds,
       imagePullPolicy: this.options.imagePullPolicy,
       podAnnotations: this.options.podAnnotations?.(plan),
-      runSecret: run.secretName
-        ? { name: run.secretName, keys: [...secretValues!.keys()] }
-        : undefined,
+      // User refs come from the run Secret only when the executor resolved them.
+      runSecret:
+        run.secretName && this.needsUserSecrets(plan)
+          ? { name: run.secretName, keys: userKeys }
+          : undefined,
+      egressCredential:
+        run.secretName && secretValues?.has(EGRESS_CREDENTIAL_KEY)
+          ? { secretName: run.secretName, key: EGRESS_CREDENTIAL_KEY }
+          : undefined,
     });
     let delay = 250;
     let job: V1Job | undefined;
@@ -669,7 +730,7 @@ export class KubernetesJobExecutor implements AgentExecutor {
   }
 
   private async ensureRunSecret(run: InFlight, job: V1Job) {
-    const values = await this.resolveUserSecrets(run);
+    const values = await this.runSecretValues(run);
     if (values?.size) await this.createRunSecret(run, job, values);
   }
 

@@ -1,4 +1,9 @@
+import {
+  DEFAULT_EGRESS_PROXY_URL,
+  EGRESS_CREDENTIAL_KEY,
+} from '@internal/plugin-infra-control-plane-node';
 import { makePlan } from '../../__testUtils__';
+import { platformOrigin } from '../egress';
 import { buildAgentJob, jobNameFor, labelSafe, runSecretNameFor } from './jobSpec';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -80,5 +85,63 @@ describe('buildAgentJob', () => {
     }
     expect(job.metadata!.annotations!['agentplatform.dev/agent-ref']).toBe('agent:Default/My_Agent');
     expect(labelSafe('My_Agent')).toMatch(DNS_LABEL);
+  });
+
+  describe('egress', () => {
+    const envOf = (job: ReturnType<typeof buildAgentJob>) =>
+      job.spec!.template.spec!.containers[0].env!;
+    const valueOf = (job: ReturnType<typeof buildAgentJob>, name: string) =>
+      envOf(job).find(e => e.name === name);
+    const baseEnv = { AGENT_LLM_BASE_URL: 'http://llm-gateway.internal:8080/v1' };
+
+    it('sends pods granted http through the egress proxy, the credential by secretKeyRef only', () => {
+      const plan = makePlan({
+        tools: [{ name: 'http', allowHosts: ['api.github.com'] }, { name: 'llm' }, { name: 'catalog' }],
+      });
+      const secretName = runSecretNameFor(plan.executionId, 1);
+      const job = buildAgentJob(plan, {
+        namespace: 'runs',
+        platformSecretName: 'p',
+        baseEnv,
+        egressCredential: { secretName, key: EGRESS_CREDENTIAL_KEY },
+      });
+      expect(DEFAULT_EGRESS_PROXY_URL).toBe('http://agent-egress.agent-platform.svc:3128');
+      expect(valueOf(job, 'AGENT_EGRESS_PROXY')).toEqual({ name: 'AGENT_EGRESS_PROXY', value: DEFAULT_EGRESS_PROXY_URL });
+      expect(valueOf(job, 'AGENT_EGRESS_CREDENTIAL')).toEqual({
+        name: 'AGENT_EGRESS_CREDENTIAL',
+        valueFrom: { secretKeyRef: { name: secretName, key: EGRESS_CREDENTIAL_KEY } },
+      });
+      // The pod reaches nothing but the proxy: llm and catalog through its platform routes.
+      expect(valueOf(job, 'AGENT_LLM_BASE_URL')!.value).toBe(platformOrigin('llm'));
+      expect(valueOf(job, 'AGENT_CATALOG_BASE_URL')!.value).toBe(platformOrigin('catalog'));
+      expect(envOf(job).filter(e => e.valueFrom)).toHaveLength(1);
+      // The credential is not a mounted secret file either.
+      expect(JSON.stringify(job.spec!.template.spec!.volumes)).not.toContain(EGRESS_CREDENTIAL_KEY);
+      expect(job.spec!.template.metadata!.labels!['agentplatform.dev/egress']).toBe('allowed');
+    });
+
+    it('takes the proxy URL from the option', () => {
+      const job = buildAgentJob(makePlan({ tools: [{ name: 'http', allowHosts: [] }] }), {
+        namespace: 'runs',
+        platformSecretName: 'p',
+        egressProxyUrl: 'http://egress.example.internal:8888',
+      });
+      expect(valueOf(job, 'AGENT_EGRESS_PROXY')!.value).toBe('http://egress.example.internal:8888');
+      expect(valueOf(job, 'AGENT_EGRESS_CREDENTIAL')).toBeUndefined();
+    });
+
+    it('leaves pods without http as they were: no proxy, no credential, llm endpoint from the config', () => {
+      const job = buildAgentJob(makePlan({ tools: [{ name: 'llm' }] }), {
+        namespace: 'runs',
+        platformSecretName: 'p',
+        baseEnv,
+        egressCredential: { secretName: 'run-x-secrets', key: EGRESS_CREDENTIAL_KEY },
+      });
+      expect(valueOf(job, 'AGENT_EGRESS_PROXY')).toBeUndefined();
+      expect(valueOf(job, 'AGENT_EGRESS_CREDENTIAL')).toBeUndefined();
+      expect(valueOf(job, 'AGENT_LLM_BASE_URL')!.value).toBe(baseEnv.AGENT_LLM_BASE_URL);
+      expect(JSON.stringify(job)).not.toMatch(/secretKeyRef/);
+      expect(job.spec!.template.metadata!.labels!['agentplatform.dev/egress']).toBe('denied');
+    });
   });
 });
