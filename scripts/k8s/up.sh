@@ -153,7 +153,7 @@ start() {
   shift 2
   setsid "$bin" "$@" >"$K8S_STATE/logs/$name.log" 2>&1 </dev/null 8>&- &
   pid=$!
-  for ((i = 0; i < 100; i++)); do
+  for ((i = 0; i < 1200; i++)); do
     [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$bin")" ] && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
@@ -176,7 +176,14 @@ wait_alive() { # name seconds check...
   local name="$1" secs="$2" i
   shift 2
   for ((i = 0; i < secs * 5; i++)); do
-    alive "$name" || { k8s_log "ERROR: $name exited"; return 1; }
+    if ! alive "$name"; then
+      local pid rc=0
+      pid="$(cat "$K8S_STATE/pids/$name" 2>/dev/null)"
+      # A child of this shell: its exit status says how it ended.
+      if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || rc=$?; fi
+      k8s_log "ERROR: $name exited (pid ${pid:-?}, status $rc, command line: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-120))"
+      return 1
+    fi
     if "$@" >/dev/null 2>&1; then return 0; fi
     sleep 0.2
   done
