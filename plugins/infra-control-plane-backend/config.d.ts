@@ -56,6 +56,28 @@ export interface Config {
       cgroupRoot?: string;
     };
 
+    /**
+     * The egress proxy: the only way out of a run, for both executors (a
+     * Unix socket per local run; the `agent-egress` Service for pods).
+     */
+    egress?: {
+      /**
+       * HMAC key of the per-run credentials (at least 32 characters). The same
+       * on every replica; a random key per process when unset (one replica).
+       * @visibility secret
+       */
+      key?: string;
+      /** TCP port the proxy listens on with the Kubernetes executor (default 3128). */
+      port?: number;
+      /** Ports allowed for hosts of the `http` allow-list without an explicit port (default [80, 443]). */
+      ports?: number[];
+      /**
+       * Addresses runs may reach although they are private, loopback or
+       * link-local (internal APIs meant for agents), as CIDRs.
+       */
+      allowPrivateCidrs?: string[];
+    };
+
     /** The Kubernetes executor. */
     kubernetes?: {
       /** Clusters; runs go to the first one. */

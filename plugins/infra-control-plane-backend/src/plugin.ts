@@ -11,6 +11,10 @@ import { ExecutionStore } from './database/ExecutionStore';
 import { createRouter } from './router';
 import { CapacityService } from './services/CapacityService';
 import { createExecutor } from './services/createExecutor';
+import {
+  createPlatformEgress,
+  decisionEvent,
+} from './services/createPlatformEgress';
 import { UpdateDelivery } from './services/delivery/UpdateDelivery';
 import { ExecutionManager } from './services/ExecutionManager';
 import {
@@ -67,13 +71,29 @@ export const infraControlPlanePlugin = createBackendPlugin({
         const delivery = new UpdateDelivery({ store, auth, discovery, logger });
         // eslint-disable-next-line prefer-const
         let manager: ExecutionManager;
-        const executor = await createExecutor({
+        const egress = await createPlatformEgress({
           config,
           logger,
           auth,
           discovery,
-          secrets,
+          onDecision: decision => {
+            if (!decision.executionId) return;
+            manager
+              .recordPlatformEvent(decision.executionId, decisionEvent(decision))
+              .catch(error =>
+                logger.warn('Recording an egress decision failed', {
+                  executionId: decision.executionId,
+                  error: String(error),
+                }),
+              );
+          },
           onRunSecret: (id, value) => manager.addSecretValue(id, value),
+        });
+        const executor = await createExecutor({
+          config,
+          logger,
+          secrets,
+          egress,
         });
         manager = new ExecutionManager({
           store,
@@ -101,10 +121,19 @@ export const infraControlPlanePlugin = createBackendPlugin({
 
         await manager.start();
         delivery.start();
+        if (executor.kind === 'kubernetes') {
+          // Pods granted `http` reach the internet only through this listener
+          // (the agent-egress Service, k8s/25-egress-proxy.yaml).
+          const port =
+            config.getOptionalNumber('infraControlPlane.egress.port') ?? 3128;
+          await egress.proxy.listenTcp(port);
+          logger.info('Egress proxy listening', { port });
+        }
         logger.info('Infra control plane started', { executor: executor.kind });
         lifecycle.addShutdownHook(async () => {
           await delivery.stop();
           await manager.stop();
+          await egress.proxy.close();
         });
       },
     });

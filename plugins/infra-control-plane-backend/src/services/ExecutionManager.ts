@@ -146,12 +146,28 @@ export class ExecutionManager implements ExecutorListener {
       const lines = t.parser.feedChunk(stream, chunk);
       t.buffered.push(...t.parser.parse(stream, lines));
     }
+    this.scheduleFlush(executionId, t);
+  }
+
+  private scheduleFlush(executionId: string, t: Tracked) {
     if (!t.flushTimer && t.buffered.length) {
       t.flushTimer = setTimeout(() => {
         t.flushTimer = undefined;
         this.enqueue(executionId, t, () => this.flushLogs(executionId, t));
       }, 250);
     }
+  }
+
+  /** Records an event the platform observed for a run (egress decisions), among its logs. */
+  async recordPlatformEvent(
+    executionId: string,
+    event: Parameters<RuntimeOutputParser['platformEvent']>[0],
+  ): Promise<void> {
+    if (!this.tracked.has(executionId)) return; // not running here (any more)
+    const t = await this.track(executionId);
+    const line = t.parser.platformEvent(event);
+    if (line) t.buffered.push(line);
+    this.scheduleFlush(executionId, t);
   }
 
   async exited(executionId: string, exit: ExecutorExit): Promise<void> {

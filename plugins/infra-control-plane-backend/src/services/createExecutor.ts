@@ -1,14 +1,12 @@
 import os from 'node:os';
 import path from 'node:path';
 import {
-  AuthService,
-  DiscoveryService,
   LoggerService,
   RootConfigService,
   resolvePackagePath,
 } from '@backstage/backend-plugin-api';
-import { ExecutionPlan } from '@internal/plugin-agents-common';
 import { SecretResolver } from './secrets';
+import { PlatformEgress } from './createPlatformEgress';
 import { AgentExecutor } from './executors/types';
 import { BubblewrapSandbox } from './executors/sandbox/BubblewrapSandbox';
 import { NoSandbox } from './executors/sandbox/NoSandbox';
@@ -74,12 +72,10 @@ export function createSandbox(
 export async function createExecutor(deps: {
   config: RootConfigService;
   logger: LoggerService;
-  auth: AuthService;
-  discovery: DiscoveryService;
   secrets: SecretResolver;
-  onRunSecret: (executionId: string, value: string) => Promise<void>;
+  egress: PlatformEgress;
 }): Promise<AgentExecutor> {
-  const { config, logger, auth, discovery, secrets } = deps;
+  const { config, logger, secrets, egress } = deps;
   const kind = config.getOptionalString('infraControlPlane.executor') ?? 'local';
   if (kind === 'kubernetes') {
     const { KubernetesJobExecutor } = await import(
@@ -89,6 +85,7 @@ export async function createExecutor(deps: {
       logger,
       baseEnv: runtimeBaseEnv(config),
       resolveUserSecrets: plan => secrets.resolveUserSecrets(plan),
+      egressCredential: plan => egress.credentialFor(plan),
     });
   }
   if (kind !== 'local') {
@@ -125,24 +122,6 @@ export async function createExecutor(deps: {
       config.getOptionalNumber('infraControlPlane.local.timeoutGraceSeconds') ??
       5,
     baseEnv: runtimeBaseEnv(config),
-    runEnv: async (
-      plan: ExecutionPlan,
-    ): Promise<{ env: Record<string, string>; secretValues: string[] }> => {
-      if (!plan.tools.some(t => t.name === 'catalog')) {
-        return { env: {}, secretValues: [] };
-      }
-      const { token } = await auth.getPluginRequestToken({
-        onBehalfOf: await auth.getOwnServiceCredentials(),
-        targetPluginId: 'catalog',
-      });
-      await deps.onRunSecret(plan.executionId, token);
-      return {
-        env: {
-          AGENT_CATALOG_BASE_URL: await discovery.getBaseUrl('catalog'),
-          AGENT_CATALOG_TOKEN: token,
-        },
-        secretValues: [token],
-      };
-    },
+    egress: egress.local,
   });
 }

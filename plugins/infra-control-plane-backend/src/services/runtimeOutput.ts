@@ -87,6 +87,18 @@ export class RuntimeOutputParser {
     return out;
   }
 
+  /**
+   * A log line for an event the platform itself records for the run (e.g.
+   * an egress proxy decision), redacted like the runtime's own. It never
+   * sets the run's result or error.
+   */
+  platformEvent(
+    event: Extract<RuntimeEvent, { type: 'log' | 'tool-denied' }>,
+  ): ParsedLogLine | undefined {
+    const line = this.handle(event);
+    return line && { ...line, message: redact(line.message, this.secrets) };
+  }
+
   private handle(event: RuntimeEvent): ParsedLogLine | undefined {
     switch (event.type) {
       case 'started':

@@ -25,10 +25,6 @@ export interface LocalProcessExecutorOptions {
   timeoutGraceSeconds: number;
   /** Extra AGENT_* env for every run (LLM endpoint, result limits...). */
   baseEnv: Record<string, string>;
-  /** Per-run env that depends on the plan (catalog token...), returns name -> value and the secret values among them. */
-  runEnv?: (
-    plan: ExecutionPlan,
-  ) => Promise<{ env: Record<string, string>; secretValues: string[] }>;
   /** Where runs live: the bubblewrap sandbox, or none when configured so. */
   sandbox: RunSandbox;
   /** Opens the run's egress (a proxy on a Unix socket) when it is granted a tool that needs the network. */
@@ -283,9 +279,6 @@ export class LocalProcessExecutor implements AgentExecutor {
       if (!/^[A-Za-z0-9_.-]+$/.test(name) || name.startsWith('.')) continue;
       fs.writeFileSync(path.join(host.secretsDir, name), value, { mode: 0o400 });
     }
-    const extra = this.options.runEnv
-      ? await this.options.runEnv(plan)
-      : { env: {}, secretValues: [] };
     const egress = await this.options.egress?.open(plan, host.egressSocket);
     if (egress) run.cleanups.push(() => egress.close());
 
@@ -296,7 +289,6 @@ export class LocalProcessExecutor implements AgentExecutor {
       TMPDIR: inner.scratch,
       NODE_ENV: 'production',
       ...this.options.baseEnv,
-      ...extra.env,
       ...egress?.env(inner.egressSocket),
       AGENT_EXECUTION_ID: plan.executionId,
       AGENT_REF: plan.agentRef,
