@@ -1,3 +1,4 @@
+/* eslint-disable no-restricted-syntax -- an agent's own folder is __dirname */
 // Hostile: looks for anything of the portal or of other runs it can read:
 // every /proc/*/environ and cmdline, the paths it is given (the portal's
 // data folder, other runs' folders), and whatever its own folder links to.

@@ -1,3 +1,4 @@
+/* eslint-disable no-restricted-syntax -- an agent's own folder is __dirname */
 // Hostile: tries to write everywhere but its scratch folder.
 const fs = require('node:fs');
 const path = require('node:path');

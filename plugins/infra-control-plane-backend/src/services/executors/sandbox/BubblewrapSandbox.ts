@@ -33,6 +33,9 @@ export const SANDBOX_PATHS = {
   modules: '/opt/node_modules',
 } as const;
 
+/** Execution id of the start-up probe run. */
+export const PROBE_ID = 'sandbox-probe';
+
 /** uid and gid of the agent inside the sandbox (the image's user too). */
 const INNER_ID = '10001';
 
@@ -251,8 +254,6 @@ export class BubblewrapSandbox implements RunSandbox {
 
 }
 
-/** Execution id of the start-up probe run. */
-export const PROBE_ID = 'sandbox-probe';
 
 function optionalBind(hostPath: string, inner: string, flag: string): string[] {
   return hostPath && fs.existsSync(hostPath) ? [flag, hostPath, inner] : [];

@@ -28,6 +28,74 @@ export interface RunCgroup {
   remove(): Promise<void>;
 }
 
+class RunCgroupDirs implements RunCgroup {
+  readonly procsFiles: string[];
+
+  constructor(
+    private readonly version: 1 | 2,
+    private readonly memory: string,
+    private readonly pidsDir: string,
+  ) {
+    this.procsFiles = [...new Set([memory, pidsDir])].map(d => path.join(d, 'cgroup.procs'));
+  }
+
+  pids(): number[] {
+    const all = new Set<number>();
+    for (const file of this.procsFiles) {
+      for (const line of read(file).split('\n')) {
+        const pid = Number(line);
+        if (pid > 0) all.add(pid);
+      }
+    }
+    return [...all];
+  }
+
+  report(): CgroupReport {
+    if (this.version === 1) {
+      const oom = keyed(read(path.join(this.memory, 'memory.oom_control')));
+      const events = keyed(read(path.join(this.pidsDir, 'pids.events')));
+      const peak = Number(read(path.join(this.memory, 'memory.max_usage_in_bytes')));
+      return {
+        oomKilled: (oom.get('oom_kill') ?? 0) > 0,
+        pidsLimitHit: (events.get('max') ?? 0) > 0,
+        ...(peak > 0 ? { peakMemoryBytes: peak } : {}),
+      };
+    }
+    const memoryEvents = keyed(read(path.join(this.memory, 'memory.events')));
+    const pidsEvents = keyed(read(path.join(this.memory, 'pids.events')));
+    const peak = Number(read(path.join(this.memory, 'memory.peak')));
+    return {
+      oomKilled: (memoryEvents.get('oom_kill') ?? 0) > 0,
+      pidsLimitHit: (pidsEvents.get('max') ?? 0) > 0,
+      ...(peak > 0 ? { peakMemoryBytes: peak } : {}),
+    };
+  }
+
+  async remove(): Promise<void> {
+    // The run's last processes are reaped a moment after its exit is seen.
+    for (let attempt = 0; attempt < 500; attempt++) {
+      const left = this.pids();
+      for (const pid of left) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+      let removed = true;
+      for (const dir of new Set([this.memory, this.pidsDir])) {
+        try {
+          if (fs.existsSync(dir)) fs.rmdirSync(dir);
+        } catch {
+          removed = false;
+        }
+      }
+      if (removed) return;
+      await new Promise(resolve => setTimeout(resolve, 2));
+    }
+  }
+}
+
 /**
  * Creates one cgroup per run with memory (swap included) and process-count
  * limits, under the cgroup of this process: on cgroup v1 in the `memory` and
@@ -98,74 +166,6 @@ export class CgroupManager {
       throw error;
     }
     return new RunCgroupDirs(this.version, memory, pids);
-  }
-}
-
-class RunCgroupDirs implements RunCgroup {
-  readonly procsFiles: string[];
-
-  constructor(
-    private readonly version: 1 | 2,
-    private readonly memory: string,
-    private readonly pidsDir: string,
-  ) {
-    this.procsFiles = [...new Set([memory, pidsDir])].map(d => path.join(d, 'cgroup.procs'));
-  }
-
-  pids(): number[] {
-    const all = new Set<number>();
-    for (const file of this.procsFiles) {
-      for (const line of read(file).split('\n')) {
-        const pid = Number(line);
-        if (pid > 0) all.add(pid);
-      }
-    }
-    return [...all];
-  }
-
-  report(): CgroupReport {
-    if (this.version === 1) {
-      const oom = keyed(read(path.join(this.memory, 'memory.oom_control')));
-      const events = keyed(read(path.join(this.pidsDir, 'pids.events')));
-      const peak = Number(read(path.join(this.memory, 'memory.max_usage_in_bytes')));
-      return {
-        oomKilled: (oom.get('oom_kill') ?? 0) > 0,
-        pidsLimitHit: (events.get('max') ?? 0) > 0,
-        ...(peak > 0 ? { peakMemoryBytes: peak } : {}),
-      };
-    }
-    const memoryEvents = keyed(read(path.join(this.memory, 'memory.events')));
-    const pidsEvents = keyed(read(path.join(this.memory, 'pids.events')));
-    const peak = Number(read(path.join(this.memory, 'memory.peak')));
-    return {
-      oomKilled: (memoryEvents.get('oom_kill') ?? 0) > 0,
-      pidsLimitHit: (pidsEvents.get('max') ?? 0) > 0,
-      ...(peak > 0 ? { peakMemoryBytes: peak } : {}),
-    };
-  }
-
-  async remove(): Promise<void> {
-    // The run's last processes are reaped a moment after its exit is seen.
-    for (let attempt = 0; attempt < 500; attempt++) {
-      const left = this.pids();
-      for (const pid of left) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone already
-        }
-      }
-      let removed = true;
-      for (const dir of new Set([this.memory, this.pidsDir])) {
-        try {
-          if (fs.existsSync(dir)) fs.rmdirSync(dir);
-        } catch {
-          removed = false;
-        }
-      }
-      if (removed) return;
-      await new Promise(resolve => setTimeout(resolve, 2));
-    }
   }
 }
 
