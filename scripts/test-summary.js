@@ -31,7 +31,8 @@ if (jest) {
     r => r.status === 'failed' && (r.assertionResults ?? []).length === 0,
   );
   failed += broken.length;
-  for (const r of broken) console.error(`[test] suite failed to run: ${r.name}`);
+  for (const r of broken)
+    console.error(`[test] suite failed to run: ${r.name}`);
 } else {
   failed += 1;
 }

@@ -79,7 +79,10 @@ export const infraControlPlanePlugin = createBackendPlugin({
           onDecision: decision => {
             if (!decision.executionId) return;
             manager
-              .recordPlatformEvent(decision.executionId, decisionEvent(decision))
+              .recordPlatformEvent(
+                decision.executionId,
+                decisionEvent(decision),
+              )
               .catch(error =>
                 logger.warn('Recording an egress decision failed', {
                   executionId: decision.executionId,

@@ -83,7 +83,9 @@ describe('hostile agents in the local sandbox', () => {
       .filter(p => /^\d+$/.test(p))
       .filter(p => {
         try {
-          return fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(marker);
+          return fs
+            .readFileSync(`/proc/${p}/cmdline`, 'latin1')
+            .includes(marker);
         } catch {
           return false;
         }
@@ -138,7 +140,9 @@ describe('hostile agents in the local sandbox', () => {
         input: { holdMs: 6000, note: VICTIM_INPUT },
         outputSchema: undefined,
         tools: [],
-        secrets: [{ name: 'VICTIM_SECRET', source: 'platform', ref: 'victim-secret' }],
+        secrets: [
+          { name: 'VICTIM_SECRET', source: 'platform', ref: 'victim-secret' },
+        ],
       }),
     );
     await waitFor(
@@ -189,12 +193,25 @@ describe('hostile agents in the local sandbox', () => {
   it('cannot follow symlinks in its own folder to files outside', async () => {
     const agent = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-links-'));
     fs.chmodSync(agent, 0o755);
-    fs.copyFileSync(path.join(attackDir('snoop'), 'index.js'), path.join(agent, 'index.js'));
-    fs.symlinkSync(path.join(dataDir, 'user-secrets.key'), path.join(agent, 'key'));
+    fs.copyFileSync(
+      path.join(attackDir('snoop'), 'index.js'),
+      path.join(agent, 'index.js'),
+    );
+    fs.symlinkSync(
+      path.join(dataDir, 'user-secrets.key'),
+      path.join(agent, 'key'),
+    );
     fs.symlinkSync('/proc/1/environ', path.join(agent, 'init-environ'));
-    fs.symlinkSync('../../../../../../../../etc/shadow', path.join(agent, 'shadow'));
+    fs.symlinkSync(
+      '../../../../../../../../etc/shadow',
+      path.join(agent, 'shadow'),
+    );
     try {
-      const done = await run('snoop', { markers: [halves(PORTAL_MARKER)] }, { codeDir: agent });
+      const done = await run(
+        'snoop',
+        { markers: [halves(PORTAL_MARKER)] },
+        { codeDir: agent },
+      );
       expect(done.state).toBe('succeeded');
       const { links, found } = done.result as any;
       expect(found).toEqual([]);
@@ -223,8 +240,15 @@ describe('hostile agents in the local sandbox', () => {
   it('leaves no process behind after it exits', async () => {
     const marker = `leftover-${Date.now()}`;
     const done = await run('leave-behind', { marker });
-    expect(done).toMatchObject({ state: 'succeeded', result: { spawned: true } });
-    await waitFor(() => hostProcessesWith(marker).length === 0, 'no leftover process', 5000);
+    expect(done).toMatchObject({
+      state: 'succeeded',
+      result: { spawned: true },
+    });
+    await waitFor(
+      () => hostProcessesWith(marker).length === 0,
+      'no leftover process',
+      5000,
+    );
   });
 
   it('has no network: not the portal on loopback, not an outside address, no DNS', async () => {
@@ -247,9 +271,13 @@ describe('hostile agents in the local sandbox', () => {
   });
 
   it('stops a fork bomb at the process limit, and nothing of it survives the run', async () => {
-    const done = await run('fork-bomb', {}, {
-      resources: { cpu: '1', memory: '2Gi', timeoutSeconds: 60 },
-    });
+    const done = await run(
+      'fork-bomb',
+      {},
+      {
+        resources: { cpu: '1', memory: '2Gi', timeoutSeconds: 60 },
+      },
+    );
     expect(done.state).toBe('succeeded');
     const result = done.result as any;
     expect(result.refusal).toBe('EAGAIN');
@@ -257,17 +285,31 @@ describe('hostile agents in the local sandbox', () => {
   });
 
   it('ends a memory bomb as failed with reason out-of-memory', async () => {
-    const done = await run('memory-bomb', {}, {
-      resources: { cpu: '1', memory: '128Mi', timeoutSeconds: 60 },
+    const done = await run(
+      'memory-bomb',
+      {},
+      {
+        resources: { cpu: '1', memory: '128Mi', timeoutSeconds: 60 },
+      },
+    );
+    expect(done).toMatchObject({
+      state: 'failed',
+      exitReason: 'out-of-memory',
     });
-    expect(done).toMatchObject({ state: 'failed', exitReason: 'out-of-memory' });
     expect(done.message).toContain('memory limit of 128Mi');
   });
 
   it('ends a busy loop that ignores SIGTERM as timed_out', async () => {
-    const done = await run('busy-ignores-term', {}, {
-      resources: { cpu: '1', memory: '128Mi', timeoutSeconds: 1 },
+    const done = await run(
+      'busy-ignores-term',
+      {},
+      {
+        resources: { cpu: '1', memory: '128Mi', timeoutSeconds: 1 },
+      },
+    );
+    expect(done).toMatchObject({
+      state: 'timed_out',
+      exitReason: 'deadline-exceeded',
     });
-    expect(done).toMatchObject({ state: 'timed_out', exitReason: 'deadline-exceeded' });
   });
 });

@@ -54,11 +54,16 @@ function fakeCatalog(seen: string[]) {
     pluginId: 'catalog',
     register(env) {
       env.registerInit({
-        deps: { httpRouter: coreServices.httpRouter, httpAuth: coreServices.httpAuth },
+        deps: {
+          httpRouter: coreServices.httpRouter,
+          httpAuth: coreServices.httpAuth,
+        },
         async init({ httpRouter, httpAuth }) {
           const router = Router();
           router.get('/entities/by-query', async (req, res) => {
-            const credentials = await httpAuth.credentials(req, { allow: ['service'] });
+            const credentials = await httpAuth.credentials(req, {
+              allow: ['service'],
+            });
             seen.push(credentials.principal.subject);
             res.json({
               items: [
@@ -123,17 +128,25 @@ describe('example agents and egress in the local sandbox', () => {
   beforeAll(async () => {
     site = await listen(UPSTREAM, (req, res) => {
       if (req.url === '/redirect') {
-        res.writeHead(302, { location: `http://localhost:${portalPort}/api/infra-control-plane/health` });
+        res.writeHead(302, {
+          location: `http://localhost:${portalPort}/api/infra-control-plane/health`,
+        });
         res.end();
         return;
       }
       res.writeHead(200, { 'content-type': 'text/html' });
-      res.end('<html><head><title>Upstream</title></head><body>hello</body></html>');
+      res.end(
+        '<html><head><title>Upstream</title></head><body>hello</body></html>',
+      );
     });
     llm = await listen('127.0.0.1', (req, res) => {
       llmAuth.push(String(req.headers.authorization));
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ choices: [{ message: { content: 'KWOK fakes kubelets.' } }] }));
+      res.end(
+        JSON.stringify({
+          choices: [{ message: { content: 'KWOK fakes kubelets.' } }],
+        }),
+      );
     });
     pcp = createFakeProductControlPlane();
     backend = await startTestBackend({
@@ -146,7 +159,10 @@ describe('example agents and egress in the local sandbox', () => {
             infraControlPlane: {
               executor: 'local',
               secrets: { 'llm-key': LLM_KEY },
-              runtime: { llmBaseUrl: `http://127.0.0.1:${llm.port}/v1`, llmModel: 'test-model' },
+              runtime: {
+                llmBaseUrl: `http://127.0.0.1:${llm.port}/v1`,
+                llmModel: 'test-model',
+              },
               egress: { allowPrivateCidrs: [`${UPSTREAM}/32`] },
               local: {
                 runtimePath: RUNTIME_PATH,
@@ -171,16 +187,23 @@ describe('example agents and egress in the local sandbox', () => {
 
   it('runs the agents without network tools to their expected results', async () => {
     const summarizer = await finished(example('summarizer', {}));
-    expect(summarizer).toMatchObject({ state: 'succeeded', result: { sentences: 2 } });
+    expect(summarizer).toMatchObject({
+      state: 'succeeded',
+      result: { sentences: 2 },
+    });
 
     const profiler = await finished(
-      example('data-profiler', { input: { format: 'csv', data: 'a,b\n1,x\n2,\n' } }),
+      example('data-profiler', {
+        input: { format: 'csv', data: 'a,b\n1,x\n2,\n' },
+      }),
     );
     expect(profiler.state).toBe('succeeded');
     expect(JSON.stringify(profiler.result)).toContain('"rows":2');
 
     const sentiment = await finished(
-      example('sentiment-preview', { input: { text: 'I love this, it is great' } }),
+      example('sentiment-preview', {
+        input: { text: 'I love this, it is great' },
+      }),
     );
     expect(sentiment.state).toBe('succeeded');
 
@@ -204,7 +227,9 @@ describe('example agents and egress in the local sandbox', () => {
       result: { status: 200, contentType: 'text/html', title: 'Upstream' },
     });
     const logs = await logsOf(plan.executionId);
-    expect(logs.join('\n')).toContain(`egress proxy: allowed GET ${UPSTREAM}:${site.port} via ${UPSTREAM}`);
+    expect(logs.join('\n')).toContain(
+      `egress proxy: allowed GET ${UPSTREAM}:${site.port} via ${UPSTREAM}`,
+    );
   });
 
   it('llm-assistant reaches the configured model endpoint through its platform route', async () => {
@@ -212,7 +237,9 @@ describe('example agents and egress in the local sandbox', () => {
       example('llm-assistant', {
         input: { question: 'What is KWOK?' },
         tools: [{ name: 'llm' }],
-        secrets: [{ name: 'OPENAI_API_KEY', source: 'platform', ref: 'llm-key' }],
+        secrets: [
+          { name: 'OPENAI_API_KEY', source: 'platform', ref: 'llm-key' },
+        ],
       }),
     );
     expect(done.state).toBe('succeeded');
@@ -236,7 +263,9 @@ describe('example agents and egress in the local sandbox', () => {
         outputSchema: undefined,
         secrets: [],
         tools: [{ name: 'catalog' }],
-        input: { targets: ['http://catalog.platform.internal/entities/by-query'] },
+        input: {
+          targets: ['http://catalog.platform.internal/entities/by-query'],
+        },
       }),
     );
     expect(raw.state).toBe('succeeded');
@@ -249,12 +278,19 @@ describe('example agents and egress in the local sandbox', () => {
       codeDir: path.join(__dirname, '__fixtures__/attacks/egress-raw'),
       outputSchema: undefined,
       secrets: [],
-      tools: [{ name: 'http', allowHosts: [`${UPSTREAM}:${site.port}`, `localhost:${portalPort}`] }],
+      tools: [
+        {
+          name: 'http',
+          allowHosts: [`${UPSTREAM}:${site.port}`, `localhost:${portalPort}`],
+        },
+      ],
       input: {
         targets: [
           `http://127.0.0.3:${site.port}/`,
           `http://localhost:${portalPort}/api/infra-control-plane/health`,
-          `http://${UPSTREAM}:${site.port + 1 === portalPort ? site.port + 2 : site.port + 1}/`,
+          `http://${UPSTREAM}:${
+            site.port + 1 === portalPort ? site.port + 2 : site.port + 1
+          }/`,
           `http://catalog.platform.internal/entities/by-query`,
         ],
       },
@@ -262,22 +298,44 @@ describe('example agents and egress in the local sandbox', () => {
     const done = await finished(plan);
     expect(done.state).toBe('succeeded');
     const results = (done.result as any).results;
-    const [notListed, loopbackName, otherPort, route] = plan.input.targets as string[];
-    expect(results[notListed]).toMatchObject({ status: 403, refused: 'host-not-allowed' });
-    expect(results[loopbackName]).toMatchObject({ status: 403, refused: 'private-address' });
-    expect(results[otherPort]).toMatchObject({ status: 403, refused: 'port-not-allowed' });
-    expect(results[route]).toMatchObject({ status: 403, refused: 'platform-route-not-granted' });
+    const [notListed, loopbackName, otherPort, route] = plan.input
+      .targets as string[];
+    expect(results[notListed]).toMatchObject({
+      status: 403,
+      refused: 'host-not-allowed',
+    });
+    expect(results[loopbackName]).toMatchObject({
+      status: 403,
+      refused: 'private-address',
+    });
+    expect(results[otherPort]).toMatchObject({
+      status: 403,
+      refused: 'port-not-allowed',
+    });
+    expect(results[route]).toMatchObject({
+      status: 403,
+      refused: 'platform-route-not-granted',
+    });
     const logs = (await logsOf(plan.executionId)).join('\n');
-    expect(logs).toContain('tool denied: http: egress proxy refused GET 127.0.0.3');
+    expect(logs).toContain(
+      'tool denied: http: egress proxy refused GET 127.0.0.3',
+    );
     expect(logs).toContain('[private-address]');
 
     // Through the tool: an allowed host redirecting to the portal on loopback.
     const redirected = example('http-fetcher', {
       input: { url: `http://${UPSTREAM}:${site.port}/redirect` },
-      tools: [{ name: 'http', allowHosts: [`${UPSTREAM}:${site.port}`, `localhost:${portalPort}`] }],
+      tools: [
+        {
+          name: 'http',
+          allowHosts: [`${UPSTREAM}:${site.port}`, `localhost:${portalPort}`],
+        },
+      ],
     });
     const end = await finished(redirected);
     expect(end).toMatchObject({ state: 'failed', exitReason: 'tool-denied' });
-    expect((await logsOf(redirected.executionId)).join('\n')).toMatch(/private-address/);
+    expect((await logsOf(redirected.executionId)).join('\n')).toMatch(
+      /private-address/,
+    );
   });
 });

@@ -63,7 +63,9 @@ export class CapacityService {
       };
     }
     const recent = await this.store.recentOutcomes(agentRef, 10);
-    const infra = recent.filter(r => r.exitReason && INFRA_REASONS.has(r.exitReason));
+    const infra = recent.filter(
+      r => r.exitReason && INFRA_REASONS.has(r.exitReason),
+    );
     if (recent.length >= 3 && infra.length * 2 > recent.length) {
       return {
         agentRef,

@@ -13,11 +13,16 @@ import { SecretResolver } from './secrets';
 jest.setTimeout(60_000);
 
 describe('ExecutionManager with the local executor after a restart', () => {
-  const databases = TestDatabases.create({ ids: ['SQLITE_3'], disableDocker: true });
+  const databases = TestDatabases.create({
+    ids: ['SQLITE_3'],
+    disableDocker: true,
+  });
 
   it('starts runs that never started and fails (never re-runs) runs that were running', async () => {
     const knex = await databases.init('SQLITE_3');
-    await knex.migrate.latest({ directory: path.resolve(__dirname, '../../migrations') });
+    await knex.migrate.latest({
+      directory: path.resolve(__dirname, '../../migrations'),
+    });
     const store = new ExecutionStore(knex);
 
     // What the previous portal process left behind.
@@ -71,15 +76,29 @@ describe('ExecutionManager with the local executor after a restart', () => {
       const end = (id: string) =>
         waitFor(async () => {
           const r = await store.get(id);
-          return r && ['succeeded', 'failed', 'cancelled'].includes(r.state) && r;
+          return (
+            r && ['succeeded', 'failed', 'cancelled'].includes(r.state) && r
+          );
         }, id);
-      expect(await end(neverStarted.executionId)).toMatchObject({ state: 'succeeded' });
+      expect(await end(neverStarted.executionId)).toMatchObject({
+        state: 'succeeded',
+      });
       expect(await end(wasRunning.executionId)).toMatchObject({
         state: 'failed',
         exitReason: 'executor-restarted',
       });
-      expect(await end(cancelRequested.executionId)).toMatchObject({ state: 'cancelled' });
-      await waitFor(() => received.some(u => u.executionId === neverStarted.executionId && u.state === 'succeeded'), 'delivery');
+      expect(await end(cancelRequested.executionId)).toMatchObject({
+        state: 'cancelled',
+      });
+      await waitFor(
+        () =>
+          received.some(
+            u =>
+              u.executionId === neverStarted.executionId &&
+              u.state === 'succeeded',
+          ),
+        'delivery',
+      );
       // The run that was in progress was not started again.
       expect(await store.readLogs(wasRunning.executionId, 0, 10)).toEqual([]);
     } finally {

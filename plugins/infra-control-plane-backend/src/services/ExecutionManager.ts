@@ -11,7 +11,11 @@ import {
   ExecutionStore,
 } from '../database/ExecutionStore';
 import { UpdateDelivery } from './delivery/UpdateDelivery';
-import { AgentExecutor, ExecutorExit, ExecutorListener } from './executors/types';
+import {
+  AgentExecutor,
+  ExecutorExit,
+  ExecutorListener,
+} from './executors/types';
 import { exitReasonOfCode, redact, RuntimeOutputParser } from './runtimeOutput';
 import { SecretResolver } from './secrets';
 
@@ -77,7 +81,10 @@ export class ExecutionManager implements ExecutorListener {
     );
     const record = (await this.options.store.get(plan.executionId))!;
     if (!created) {
-      if (record.attempt !== plan.attempt || record.agentRef !== plan.agentRef) {
+      if (
+        record.attempt !== plan.attempt ||
+        record.agentRef !== plan.agentRef
+      ) {
         throw new ConflictError(
           `Execution ${plan.executionId} was already received with attempt ${record.attempt} of ${record.agentRef}`,
         );
@@ -221,7 +228,11 @@ export class ExecutionManager implements ExecutorListener {
         message: exit.message ?? 'Cancelled',
       };
     }
-    if (exit.timedOut || exit.exitCode === 124 || t.parser.error?.code === 'timeout') {
+    if (
+      exit.timedOut ||
+      exit.exitCode === 124 ||
+      t.parser.error?.code === 'timeout'
+    ) {
       return {
         ...base,
         state: 'timed_out',
@@ -259,7 +270,9 @@ export class ExecutionManager implements ExecutorListener {
     }
     const reason =
       t.parser.error?.code ??
-      (exit.exitCode !== undefined ? exitReasonOfCode(exit.exitCode) : undefined) ??
+      (exit.exitCode !== undefined
+        ? exitReasonOfCode(exit.exitCode)
+        : undefined) ??
       'agent-crashed';
     return {
       ...base,

@@ -11,10 +11,8 @@ import { AgentExecutor } from './executors/types';
 import { BubblewrapSandbox } from './executors/sandbox/BubblewrapSandbox';
 import { NoSandbox } from './executors/sandbox/NoSandbox';
 import { RunSandbox } from './executors/sandbox/types';
-import {
-  findRuntimePath,
-  LocalProcessExecutor,
-} from './executors/LocalProcessExecutor';
+import { LocalProcessExecutor } from './executors/LocalProcessExecutor';
+import { findRuntimePath } from './executors/localRunSupport';
 
 /** Env every run gets from `infraControlPlane.runtime`. */
 export function runtimeBaseEnv(config: RootConfigService) {
@@ -31,7 +29,9 @@ export function runtimeBaseEnv(config: RootConfigService) {
   const llmBaseUrl = config.getOptionalString(
     'infraControlPlane.runtime.llmBaseUrl',
   );
-  const llmModel = config.getOptionalString('infraControlPlane.runtime.llmModel');
+  const llmModel = config.getOptionalString(
+    'infraControlPlane.runtime.llmModel',
+  );
   if (llmBaseUrl) env.AGENT_LLM_BASE_URL = llmBaseUrl;
   if (llmModel) env.AGENT_LLM_MODEL = llmModel;
   return env;
@@ -76,7 +76,8 @@ export async function createExecutor(deps: {
   egress: PlatformEgress;
 }): Promise<AgentExecutor> {
   const { config, logger, secrets, egress } = deps;
-  const kind = config.getOptionalString('infraControlPlane.executor') ?? 'local';
+  const kind =
+    config.getOptionalString('infraControlPlane.executor') ?? 'local';
   if (kind === 'kubernetes') {
     const { KubernetesJobExecutor } = await import(
       './executors/KubernetesJobExecutor'

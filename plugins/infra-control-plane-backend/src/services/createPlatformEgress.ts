@@ -47,7 +47,9 @@ export async function createPlatformEgress(deps: {
   const egress = config.getOptionalConfig('infraControlPlane.egress');
   const configuredKey = egress?.getOptionalString('key');
   if (configuredKey !== undefined && Buffer.byteLength(configuredKey) < 32) {
-    throw new Error('infraControlPlane.egress.key must be at least 32 characters');
+    throw new Error(
+      'infraControlPlane.egress.key must be at least 32 characters',
+    );
   }
   // The catalog route's token: the infra control plane's own service token
   // (valid an hour), renewed every 10 minutes. It is added by the proxy,
@@ -69,7 +71,9 @@ export async function createPlatformEgress(deps: {
       },
     },
   };
-  const llmBaseUrl = config.getOptionalString('infraControlPlane.runtime.llmBaseUrl');
+  const llmBaseUrl = config.getOptionalString(
+    'infraControlPlane.runtime.llmBaseUrl',
+  );
   if (llmBaseUrl) routes.llm = { target: llmBaseUrl, methods: ['POST'] };
   const allowedPorts = egress?.getOptional<number[]>('ports');
   if (
@@ -77,12 +81,15 @@ export async function createPlatformEgress(deps: {
     (!Array.isArray(allowedPorts) ||
       !allowedPorts.every(p => Number.isInteger(p) && p > 0 && p < 65536))
   ) {
-    throw new Error('infraControlPlane.egress.ports must be a list of TCP port numbers');
+    throw new Error(
+      'infraControlPlane.egress.ports must be a list of TCP port numbers',
+    );
   }
 
   const proxy = new EgressProxy({
     key: configuredKey ? Buffer.from(configuredKey) : randomBytes(32),
-    allowPrivateCidrs: egress?.getOptionalStringArray('allowPrivateCidrs') ?? [],
+    allowPrivateCidrs:
+      egress?.getOptionalStringArray('allowPrivateCidrs') ?? [],
     platformRoutes: routes,
     onDecision: deps.onDecision,
   });

@@ -81,7 +81,10 @@ export class RuntimeOutputParser {
       }
       const logLine = this.handle(event);
       if (logLine) {
-        out.push({ ...logLine, message: redact(logLine.message, this.secrets) });
+        out.push({
+          ...logLine,
+          message: redact(logLine.message, this.secrets),
+        });
       }
     }
     return out;
@@ -106,7 +109,9 @@ export class RuntimeOutputParser {
         return {
           ts: event.ts,
           level: 'info',
-          message: `started ${event.agent}${event.version ? `@${event.version}` : ''} with tools [${(event.tools ?? []).join(', ')}]`,
+          message: `started ${event.agent}${
+            event.version ? `@${event.version}` : ''
+          } with tools [${(event.tools ?? []).join(', ')}]`,
         };
       case 'heartbeat':
         return undefined;
@@ -114,7 +119,9 @@ export class RuntimeOutputParser {
         return {
           ts: event.ts,
           level: 'info',
-          message: `progress ${event.percent}%${event.message ? `: ${event.message}` : ''}`,
+          message: `progress ${event.percent}%${
+            event.message ? `: ${event.message}` : ''
+          }`,
         };
       case 'log':
         return { ts: event.ts, level: event.level, message: event.message };

@@ -133,7 +133,10 @@ export class UpdateDelivery {
     } catch (error) {
       const initial = this.options.initialBackoffMs ?? 500;
       const max = this.options.maxBackoffMs ?? 60_000;
-      const delay = Math.min(max, initial * 2 ** Math.min(pending.attempts, 16));
+      const delay = Math.min(
+        max,
+        initial * 2 ** Math.min(pending.attempts, 16),
+      );
       await store.retryUpdateLater(
         pending.id,
         Date.now() + delay,
@@ -159,7 +162,9 @@ export class UpdateDelivery {
       targetPluginId: PRODUCT_CONTROL_PLANE_PLUGIN_ID,
     });
     const response = await this.fetchFn(
-      `${baseUrl}/internal/executions/${encodeURIComponent(update.executionId)}/updates`,
+      `${baseUrl}/internal/executions/${encodeURIComponent(
+        update.executionId,
+      )}/updates`,
       {
         method: 'POST',
         headers: {

@@ -216,7 +216,10 @@ export class KubernetesJobExecutor implements AgentExecutor {
       `/apis/batch/v1/namespaces/${ns}/jobs`,
       () => {
         this.apiCalls.informerList += 1;
-        return batch.listNamespacedJob({ namespace: ns, labelSelector: SELECTOR });
+        return batch.listNamespacedJob({
+          namespace: ns,
+          labelSelector: SELECTOR,
+        });
       },
       SELECTOR,
     );
@@ -225,7 +228,10 @@ export class KubernetesJobExecutor implements AgentExecutor {
       `/api/v1/namespaces/${ns}/pods`,
       () => {
         this.apiCalls.informerList += 1;
-        return core.listNamespacedPod({ namespace: ns, labelSelector: SELECTOR });
+        return core.listNamespacedPod({
+          namespace: ns,
+          labelSelector: SELECTOR,
+        });
       },
       SELECTOR,
     );
@@ -393,7 +399,10 @@ export class KubernetesJobExecutor implements AgentExecutor {
       values = new Map(resolved);
     }
     if (this.needsEgressCredential(run.plan)) {
-      values.set(EGRESS_CREDENTIAL_KEY, this.options.egressCredential!(run.plan));
+      values.set(
+        EGRESS_CREDENTIAL_KEY,
+        this.options.egressCredential!(run.plan),
+      );
     }
     return values;
   }
@@ -533,7 +542,9 @@ export class KubernetesJobExecutor implements AgentExecutor {
       } catch (error: any) {
         await this.fail(run, {
           infraReason: 'dispatch-failed',
-          message: `The egress credential of the run could not be made (${error?.name ?? 'Error'})`,
+          message: `The egress credential of the run could not be made (${
+            error?.name ?? 'Error'
+          })`,
         });
         return;
       }
@@ -581,7 +592,8 @@ export class KubernetesJobExecutor implements AgentExecutor {
               name: run.jobName,
               namespace: ns,
             });
-            const owner = existing.metadata?.annotations?.[ANNOTATIONS.executionId];
+            const owner =
+              existing.metadata?.annotations?.[ANNOTATIONS.executionId];
             if (owner !== plan.executionId) {
               await this.fail(run, {
                 infraReason: 'dispatch-failed',
@@ -598,7 +610,9 @@ export class KubernetesJobExecutor implements AgentExecutor {
         } else if (!isTransient(error)) {
           await this.fail(run, {
             infraReason: 'dispatch-failed',
-            message: `The cluster refused the Job (HTTP ${code}): ${String(error?.body?.message ?? error?.message ?? '').slice(0, 500)}`,
+            message: `The cluster refused the Job (HTTP ${code}): ${String(
+              error?.body?.message ?? error?.message ?? '',
+            ).slice(0, 500)}`,
           });
           return;
         } else if (attempt === 1 || attempt % 10 === 0) {
@@ -614,7 +628,10 @@ export class KubernetesJobExecutor implements AgentExecutor {
     }
     // The Job first, then its Secret owned by it: the pod waits for the
     // Secret to mount, and the garbage collector deletes both together.
-    if (secretValues?.size && !(await this.createRunSecret(run, job!, secretValues))) {
+    if (
+      secretValues?.size &&
+      !(await this.createRunSecret(run, job!, secretValues))
+    ) {
       if (this.stopped) return;
       run.created = true;
       run.finishing = true;
@@ -646,7 +663,10 @@ export class KubernetesJobExecutor implements AgentExecutor {
     run.cancelled = true;
     if (!run.created) {
       // Never reached the cluster; the create loop sees `cancelled` and stops.
-      await this.fail(run, { cancelled: true, message: 'Cancelled before the Job was created' });
+      await this.fail(run, {
+        cancelled: true,
+        message: 'Cancelled before the Job was created',
+      });
       return;
     }
     await this.deleteJob(run);
@@ -692,7 +712,8 @@ export class KubernetesJobExecutor implements AgentExecutor {
         this.clusters[0];
       const run: InFlight = {
         plan: record.plan,
-        jobName: record.jobName ?? jobNameFor(record.executionId, record.attempt),
+        jobName:
+          record.jobName ?? jobNameFor(record.executionId, record.attempt),
         cluster,
         created: record.dispatched,
         running: record.state === 'running',
@@ -744,9 +765,17 @@ export class KubernetesJobExecutor implements AgentExecutor {
               throw new Error('timed out after 3s');
             }),
           ]);
-          return { ok: true, text: `${c.target.name}: reachable${c.ok.size === 2 ? '' : ' (watch reconnecting)'}` };
+          return {
+            ok: true,
+            text: `${c.target.name}: reachable${
+              c.ok.size === 2 ? '' : ' (watch reconnecting)'
+            }`,
+          };
         } catch (error: any) {
-          return { ok: false, text: `${c.target.name}: unreachable (${error?.message ?? error})` };
+          return {
+            ok: false,
+            text: `${c.target.name}: unreachable (${error?.message ?? error})`,
+          };
         }
       }),
     );
@@ -785,28 +814,50 @@ export class KubernetesJobExecutor implements AgentExecutor {
     if (!run || run.finishing) return;
     run.created = true;
     if (deleted) {
-      this.fail(run, run.cancelled
-        ? { cancelled: true, message: 'Cancelled; the Job was deleted' }
-        : { infraReason: 'job-deleted', message: `Job ${run.jobName} was deleted before it finished` });
+      this.fail(
+        run,
+        run.cancelled
+          ? { cancelled: true, message: 'Cancelled; the Job was deleted' }
+          : {
+              infraReason: 'job-deleted',
+              message: `Job ${run.jobName} was deleted before it finished`,
+            },
+      );
       return;
     }
     const conditions = job.status?.conditions ?? [];
-    const complete = conditions.find(c => c.type === 'Complete' && c.status === 'True');
-    const failed = conditions.find(c => c.type === 'Failed' && c.status === 'True');
+    const complete = conditions.find(
+      c => c.type === 'Complete' && c.status === 'True',
+    );
+    const failed = conditions.find(
+      c => c.type === 'Failed' && c.status === 'True',
+    );
     if (!complete && !failed) {
-      if (!run.running && ((job.status?.active ?? 0) > 0 && (job.status?.ready ?? 0) > 0)) {
+      if (
+        !run.running &&
+        (job.status?.active ?? 0) > 0 &&
+        (job.status?.ready ?? 0) > 0
+      ) {
         run.running = true;
-        this.listener!.running(run.plan.executionId, new Date().toISOString()).catch(() => undefined);
+        this.listener!.running(
+          run.plan.executionId,
+          new Date().toISOString(),
+        ).catch(() => undefined);
       }
       return;
     }
     if (run.cancelled) {
       // Finished on its own while the cancel was on its way: the real outcome wins.
     }
-    const start = job.status?.startTime ? Date.parse(job.status.startTime as any) : undefined;
-    const end = job.status?.completionTime ?? (failed?.lastTransitionTime as any);
+    const start = job.status?.startTime
+      ? Date.parse(job.status.startTime as any)
+      : undefined;
+    const end =
+      job.status?.completionTime ?? (failed?.lastTransitionTime as any);
     const computeSeconds =
-      start && end ? Math.max(0, (Date.parse(end as any) - start) / 1000) : undefined;
+      start && end
+        ? Math.max(0, (Date.parse(end as any) - start) / 1000)
+        : undefined;
     if (complete) {
       this.finishWithLogs(run, { exitCode: 0, computeSeconds });
       return;
@@ -827,9 +878,14 @@ export class KubernetesJobExecutor implements AgentExecutor {
       });
     } else {
       this.finishWithLogs(run, {
-        infraReason: reason === 'BackoffLimitExceeded' ? 'backoff-limit-exceeded' : 'job-failed',
+        infraReason:
+          reason === 'BackoffLimitExceeded'
+            ? 'backoff-limit-exceeded'
+            : 'job-failed',
         computeSeconds,
-        message: `The Job failed (${reason || 'unknown reason'}): ${message}`.slice(0, 500),
+        message: `The Job failed (${
+          reason || 'unknown reason'
+        }): ${message}`.slice(0, 500),
       });
     }
   }
@@ -839,7 +895,9 @@ export class KubernetesJobExecutor implements AgentExecutor {
       .list(run.cluster.target.namespace)
       .filter(p => p.metadata?.labels?.['job-name'] === run.jobName);
     return pods.sort((a, b) =>
-      String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? '')),
+      String(b.metadata?.creationTimestamp ?? '').localeCompare(
+        String(a.metadata?.creationTimestamp ?? ''),
+      ),
     )[0];
   }
 
@@ -889,7 +947,9 @@ export class KubernetesJobExecutor implements AgentExecutor {
     const id = run.plan.executionId;
     const pod = this.podOf(run);
     const streamed =
-      run.follow && run.follow.pod === pod?.metadata?.name ? run.follow.bytes : 0;
+      run.follow && run.follow.pod === pod?.metadata?.name
+        ? run.follow.bytes
+        : 0;
     run.follow?.controller?.abort();
     const read = async () => {
       if (!pod?.metadata?.name) {
@@ -904,15 +964,22 @@ export class KubernetesJobExecutor implements AgentExecutor {
           limitBytes: this.options.maxLogReadBytes ?? 1024 * 1024,
         });
         // Logs are append-only: skip what the live stream already delivered.
-        const rest = Buffer.from(text ?? '', 'utf8').subarray(streamed).toString('utf8');
+        const rest = Buffer.from(text ?? '', 'utf8')
+          .subarray(streamed)
+          .toString('utf8');
         if (rest) {
-          await this.listener!.output(id, 'stdout', [rest.endsWith('\n') ? rest : `${rest}\n`]);
+          await this.listener!.output(id, 'stdout', [
+            rest.endsWith('\n') ? rest : `${rest}\n`,
+          ]);
         } else if (streamed) {
           await this.listener!.output(id, 'stdout', ['\n']);
         }
       } catch (error: any) {
         await this.listener!.output(id, 'stderr', [
-          `[pod logs unavailable: ${String(error?.message ?? error).slice(0, 200)}]\n`,
+          `[pod logs unavailable: ${String(error?.message ?? error).slice(
+            0,
+            200,
+          )}]\n`,
         ]);
       }
     };

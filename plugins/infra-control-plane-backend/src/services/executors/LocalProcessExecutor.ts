@@ -7,6 +7,7 @@ import { ExecutionPlan } from '@internal/plugin-agents-common';
 import { ExecutionRecord } from '../../database/ExecutionStore';
 import { SecretResolver } from '../secrets';
 import { PreparedRun, RunSandbox } from './sandbox/types';
+import { cpuToCores, memoryToMiB, signalName } from './localRunSupport';
 import {
   AgentExecutor,
   ExecutorExit,
@@ -36,7 +37,13 @@ export interface RunEgress {
   open(
     plan: ExecutionPlan,
     socketPath: string,
-  ): Promise<{ env: (innerSocketPath: string) => Record<string, string>; close(): Promise<void> } | undefined>;
+  ): Promise<
+    | {
+        env: (innerSocketPath: string) => Record<string, string>;
+        close(): Promise<void>;
+      }
+    | undefined
+  >;
 }
 
 interface Run {
@@ -51,62 +58,6 @@ interface Run {
   timers: NodeJS.Timeout[];
   dirs: string[];
   cleanups: Array<() => Promise<void>>;
-}
-
-function signalName(n: number): NodeJS.Signals | undefined {
-  return (Object.keys(os.constants.signals) as NodeJS.Signals[]).find(
-    name => os.constants.signals[name] === n,
-  );
-}
-
-/** Parses a Kubernetes CPU quantity (`250m`, `2`) into cores; 1 when it cannot. */
-export function cpuToCores(quantity: string | undefined): number {
-  const match = /^(\d+(?:\.\d+)?)(m?)$/.exec(String(quantity ?? '').trim());
-  if (!match) return 1;
-  return Number(match[1]) / (match[2] ? 1000 : 1);
-}
-
-/** Parses a Kubernetes quantity of memory (`128Mi`, `1G`, `512M`) into MiB. */
-export function memoryToMiB(quantity: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([KMGT]i?|[kmgt])?$/.exec(quantity.trim());
-  if (!match) return 512;
-  const n = Number(match[1]);
-  const unit = match[2] ?? '';
-  const factors: Record<string, number> = {
-    '': 1 / (1024 * 1024),
-    K: 1000 / 1024 / 1024,
-    k: 1000 / 1024 / 1024,
-    Ki: 1 / 1024,
-    M: 1000 * 1000 / 1024 / 1024,
-    m: 1000 * 1000 / 1024 / 1024,
-    Mi: 1,
-    G: 1e9 / 1024 / 1024,
-    Gi: 1024,
-    T: 1e12 / 1024 / 1024,
-    Ti: 1024 * 1024,
-  };
-  return Math.max(1, Math.floor(n * (factors[unit] ?? 1)));
-}
-
-/** Finds packages/agent-runtime/bin/agent-runtime.js above a folder. */
-export function findRuntimePath(from: string[]): string | undefined {
-  for (const start of from) {
-    let dir = path.resolve(start);
-    for (;;) {
-      const candidate = path.join(
-        dir,
-        'packages',
-        'agent-runtime',
-        'bin',
-        'agent-runtime.js',
-      );
-      if (fs.existsSync(candidate)) return candidate;
-      const parent = path.dirname(dir);
-      if (parent === dir) break;
-      dir = parent;
-    }
-  }
-  return undefined;
 }
 
 /**
@@ -132,9 +83,7 @@ export class LocalProcessExecutor implements AgentExecutor {
     this.listener = listener;
     const problem = await this.options.sandbox.check();
     if (problem) {
-      this.options.logger.error(
-        `Local executor refuses every run: ${problem}`,
-      );
+      this.options.logger.error(`Local executor refuses every run: ${problem}`);
     }
   }
 
@@ -148,7 +97,12 @@ export class LocalProcessExecutor implements AgentExecutor {
       });
       return;
     }
-    this.runs.set(plan.executionId, { plan, timers: [], dirs: [], cleanups: [] });
+    this.runs.set(plan.executionId, {
+      plan,
+      timers: [],
+      dirs: [],
+      cleanups: [],
+    });
     this.queue.push(plan.executionId);
     await this.listener!.dispatched(plan.executionId);
     this.pump();
@@ -261,7 +215,9 @@ export class LocalProcessExecutor implements AgentExecutor {
     const { plan } = run;
     const { sandbox } = this.options;
     if (!plan.codeDir) {
-      throw new Error('the plan has no codeDir, which the local executor needs');
+      throw new Error(
+        'the plan has no codeDir, which the local executor needs',
+      );
     }
     const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-run-'));
     fs.chmodSync(runDir, 0o700);
@@ -277,14 +233,19 @@ export class LocalProcessExecutor implements AgentExecutor {
     });
     for (const [name, value] of secretValues) {
       if (!/^[A-Za-z0-9_.-]+$/.test(name) || name.startsWith('.')) continue;
-      fs.writeFileSync(path.join(host.secretsDir, name), value, { mode: 0o400 });
+      fs.writeFileSync(path.join(host.secretsDir, name), value, {
+        mode: 0o400,
+      });
     }
     const egress = await this.options.egress?.open(plan, host.egressSocket);
     if (egress) run.cleanups.push(() => egress.close());
 
     const inputJson = JSON.stringify(plan.input ?? {});
     const env: Record<string, string> = {
-      PATH: sandbox.kind === 'none' ? process.env.PATH ?? '/usr/bin:/bin' : '/usr/bin:/bin',
+      PATH:
+        sandbox.kind === 'none'
+          ? process.env.PATH ?? '/usr/bin:/bin'
+          : '/usr/bin:/bin',
       HOME: inner.scratch,
       TMPDIR: inner.scratch,
       NODE_ENV: 'production',
@@ -342,7 +303,8 @@ export class LocalProcessExecutor implements AgentExecutor {
       this.listener!.output(plan.executionId, 'stdout', [chunk]),
     );
     child.stderr!.on('data', (chunk: string) => {
-      if (chunk.includes('JavaScript heap out of memory')) run.heapExhausted = true;
+      if (chunk.includes('JavaScript heap out of memory'))
+        run.heapExhausted = true;
       this.listener!.output(plan.executionId, 'stderr', [chunk]);
     });
     const deadlineMs =

@@ -4,7 +4,12 @@ import {
 } from '@internal/plugin-infra-control-plane-node';
 import { makePlan } from '../../__testUtils__';
 import { platformOrigin } from '../egress';
-import { buildAgentJob, jobNameFor, labelSafe, runSecretNameFor } from './jobSpec';
+import {
+  buildAgentJob,
+  jobNameFor,
+  labelSafe,
+  runSecretNameFor,
+} from './jobSpec';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -38,7 +43,9 @@ describe('jobNameFor', () => {
 describe('buildAgentJob', () => {
   it('puts no secret value and no inline secret env in the spec', () => {
     const job = buildAgentJob(
-      makePlan({ secrets: [{ name: 'API_TOKEN', source: 'platform', ref: 'api-token' }] }),
+      makePlan({
+        secrets: [{ name: 'API_TOKEN', source: 'platform', ref: 'api-token' }],
+      }),
       { namespace: 'runs', platformSecretName: 'platform-secrets' },
     );
     const text = JSON.stringify(job);
@@ -47,7 +54,14 @@ describe('buildAgentJob', () => {
       name: 'secrets',
       projected: {
         defaultMode: 0o400,
-        sources: [{ secret: { name: 'platform-secrets', items: [{ key: 'api-token', path: 'API_TOKEN' }] } }],
+        sources: [
+          {
+            secret: {
+              name: 'platform-secrets',
+              items: [{ key: 'api-token', path: 'API_TOKEN' }],
+            },
+          },
+        ],
       },
     });
   });
@@ -68,22 +82,35 @@ describe('buildAgentJob', () => {
       platformSecretName: 'platform-secrets',
       runSecret: { name, keys: ['GH_TOKEN'] },
     });
-    expect(job.spec!.template.spec!.volumes!.find(v => v.name === 'secrets')!.projected!.sources).toEqual([
-      { secret: { name: 'platform-secrets', items: [{ key: 'api-token', path: 'API_TOKEN' }] } },
+    expect(
+      job.spec!.template.spec!.volumes!.find(v => v.name === 'secrets')!
+        .projected!.sources,
+    ).toEqual([
+      {
+        secret: {
+          name: 'platform-secrets',
+          items: [{ key: 'api-token', path: 'API_TOKEN' }],
+        },
+      },
       { secret: { name, items: [{ key: 'GH_TOKEN', path: 'GH_TOKEN' }] } },
     ]);
   });
 
   it('labels with label-safe values and keeps the full refs in annotations', () => {
-    const job = buildAgentJob(makePlan({ agentRef: 'agent:Default/My_Agent' }), {
-      namespace: 'runs',
-      platformSecretName: 'p',
-    });
+    const job = buildAgentJob(
+      makePlan({ agentRef: 'agent:Default/My_Agent' }),
+      {
+        namespace: 'runs',
+        platformSecretName: 'p',
+      },
+    );
     for (const value of Object.values(job.metadata!.labels!)) {
       expect(value.length).toBeLessThanOrEqual(63);
       expect(value).toMatch(DNS_LABEL);
     }
-    expect(job.metadata!.annotations!['agentplatform.dev/agent-ref']).toBe('agent:Default/My_Agent');
+    expect(job.metadata!.annotations!['agentplatform.dev/agent-ref']).toBe(
+      'agent:Default/My_Agent',
+    );
     expect(labelSafe('My_Agent')).toMatch(DNS_LABEL);
   });
 
@@ -92,11 +119,17 @@ describe('buildAgentJob', () => {
       job.spec!.template.spec!.containers[0].env!;
     const valueOf = (job: ReturnType<typeof buildAgentJob>, name: string) =>
       envOf(job).find(e => e.name === name);
-    const baseEnv = { AGENT_LLM_BASE_URL: 'http://llm-gateway.internal:8080/v1' };
+    const baseEnv = {
+      AGENT_LLM_BASE_URL: 'http://llm-gateway.internal:8080/v1',
+    };
 
     it('sends pods granted http through the egress proxy, the credential by secretKeyRef only', () => {
       const plan = makePlan({
-        tools: [{ name: 'http', allowHosts: ['api.github.com'] }, { name: 'llm' }, { name: 'catalog' }],
+        tools: [
+          { name: 'http', allowHosts: ['api.github.com'] },
+          { name: 'llm' },
+          { name: 'catalog' },
+        ],
       });
       const secretName = runSecretNameFor(plan.executionId, 1);
       const job = buildAgentJob(plan, {
@@ -105,28 +138,48 @@ describe('buildAgentJob', () => {
         baseEnv,
         egressCredential: { secretName, key: EGRESS_CREDENTIAL_KEY },
       });
-      expect(DEFAULT_EGRESS_PROXY_URL).toBe('http://agent-egress.agent-platform.svc:3128');
-      expect(valueOf(job, 'AGENT_EGRESS_PROXY')).toEqual({ name: 'AGENT_EGRESS_PROXY', value: DEFAULT_EGRESS_PROXY_URL });
+      expect(DEFAULT_EGRESS_PROXY_URL).toBe(
+        'http://agent-egress.agent-platform.svc:3128',
+      );
+      expect(valueOf(job, 'AGENT_EGRESS_PROXY')).toEqual({
+        name: 'AGENT_EGRESS_PROXY',
+        value: DEFAULT_EGRESS_PROXY_URL,
+      });
       expect(valueOf(job, 'AGENT_EGRESS_CREDENTIAL')).toEqual({
         name: 'AGENT_EGRESS_CREDENTIAL',
-        valueFrom: { secretKeyRef: { name: secretName, key: EGRESS_CREDENTIAL_KEY } },
+        valueFrom: {
+          secretKeyRef: { name: secretName, key: EGRESS_CREDENTIAL_KEY },
+        },
       });
       // The pod reaches nothing but the proxy: llm and catalog through its platform routes.
-      expect(valueOf(job, 'AGENT_LLM_BASE_URL')!.value).toBe(platformOrigin('llm'));
-      expect(valueOf(job, 'AGENT_CATALOG_BASE_URL')!.value).toBe(platformOrigin('catalog'));
+      expect(valueOf(job, 'AGENT_LLM_BASE_URL')!.value).toBe(
+        platformOrigin('llm'),
+      );
+      expect(valueOf(job, 'AGENT_CATALOG_BASE_URL')!.value).toBe(
+        platformOrigin('catalog'),
+      );
       expect(envOf(job).filter(e => e.valueFrom)).toHaveLength(1);
       // The credential is not a mounted secret file either.
-      expect(JSON.stringify(job.spec!.template.spec!.volumes)).not.toContain(EGRESS_CREDENTIAL_KEY);
-      expect(job.spec!.template.metadata!.labels!['agentplatform.dev/egress']).toBe('allowed');
+      expect(JSON.stringify(job.spec!.template.spec!.volumes)).not.toContain(
+        EGRESS_CREDENTIAL_KEY,
+      );
+      expect(
+        job.spec!.template.metadata!.labels!['agentplatform.dev/egress'],
+      ).toBe('allowed');
     });
 
     it('takes the proxy URL from the option', () => {
-      const job = buildAgentJob(makePlan({ tools: [{ name: 'http', allowHosts: [] }] }), {
-        namespace: 'runs',
-        platformSecretName: 'p',
-        egressProxyUrl: 'http://egress.example.internal:8888',
-      });
-      expect(valueOf(job, 'AGENT_EGRESS_PROXY')!.value).toBe('http://egress.example.internal:8888');
+      const job = buildAgentJob(
+        makePlan({ tools: [{ name: 'http', allowHosts: [] }] }),
+        {
+          namespace: 'runs',
+          platformSecretName: 'p',
+          egressProxyUrl: 'http://egress.example.internal:8888',
+        },
+      );
+      expect(valueOf(job, 'AGENT_EGRESS_PROXY')!.value).toBe(
+        'http://egress.example.internal:8888',
+      );
       expect(valueOf(job, 'AGENT_EGRESS_CREDENTIAL')).toBeUndefined();
     });
 
@@ -135,13 +188,20 @@ describe('buildAgentJob', () => {
         namespace: 'runs',
         platformSecretName: 'p',
         baseEnv,
-        egressCredential: { secretName: 'run-x-secrets', key: EGRESS_CREDENTIAL_KEY },
+        egressCredential: {
+          secretName: 'run-x-secrets',
+          key: EGRESS_CREDENTIAL_KEY,
+        },
       });
       expect(valueOf(job, 'AGENT_EGRESS_PROXY')).toBeUndefined();
       expect(valueOf(job, 'AGENT_EGRESS_CREDENTIAL')).toBeUndefined();
-      expect(valueOf(job, 'AGENT_LLM_BASE_URL')!.value).toBe(baseEnv.AGENT_LLM_BASE_URL);
+      expect(valueOf(job, 'AGENT_LLM_BASE_URL')!.value).toBe(
+        baseEnv.AGENT_LLM_BASE_URL,
+      );
       expect(JSON.stringify(job)).not.toMatch(/secretKeyRef/);
-      expect(job.spec!.template.metadata!.labels!['agentplatform.dev/egress']).toBe('denied');
+      expect(
+        job.spec!.template.metadata!.labels!['agentplatform.dev/egress'],
+      ).toBe('denied');
     });
   });
 });

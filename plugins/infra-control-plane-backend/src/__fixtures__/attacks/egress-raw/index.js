@@ -34,10 +34,13 @@ function viaProxy(target) {
 module.exports = {
   async handler(input) {
     const results = {};
-    for (const target of input.targets) results[target] = await viaProxy(target);
+    for (const target of input.targets)
+      results[target] = await viaProxy(target);
     return {
       results,
-      catalogTokenInEnv: Object.keys(process.env).some(k => /CATALOG_TOKEN/.test(k)),
+      catalogTokenInEnv: Object.keys(process.env).some(k =>
+        /CATALOG_TOKEN/.test(k),
+      ),
       proxy: process.env.AGENT_EGRESS_PROXY || null,
     };
   },

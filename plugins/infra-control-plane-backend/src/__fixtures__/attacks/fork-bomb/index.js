@@ -5,9 +5,13 @@ module.exports = {
   async handler() {
     const startOne = () =>
       new Promise(resolve => {
-        const child = spawn(process.execPath, ['--max-old-space-size=8', '-e', 'setInterval(() => {}, 1000)'], {
-          stdio: 'ignore',
-        });
+        const child = spawn(
+          process.execPath,
+          ['--max-old-space-size=8', '-e', 'setInterval(() => {}, 1000)'],
+          {
+            stdio: 'ignore',
+          },
+        );
         child.once('spawn', () => resolve(undefined));
         child.once('error', e => resolve(e.code || e.message));
       });

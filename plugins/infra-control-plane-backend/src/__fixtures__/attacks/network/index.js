@@ -25,7 +25,9 @@ module.exports = {
       result[`${host}:${port}`] = await connect(host, port);
     }
     result.dns = await new Promise(resolve =>
-      dns.lookup(input.name || 'example.com', e => resolve(e ? e.code : 'resolved')),
+      dns.lookup(input.name || 'example.com', e =>
+        resolve(e ? e.code : 'resolved'),
+      ),
     );
     try {
       const res = await fetch(input.url, { signal: AbortSignal.timeout(3000) });

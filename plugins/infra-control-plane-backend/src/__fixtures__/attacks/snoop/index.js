@@ -20,12 +20,15 @@ module.exports = {
     const markers = (input.markers || []).map(parts => parts.join(''));
     const found = [];
     const look = (where, text) => {
-      for (const m of markers) if (text.includes(m)) found.push(`${m} in ${where}`);
+      for (const m of markers)
+        if (text.includes(m)) found.push(`${m} in ${where}`);
     };
     const pids = fs.readdirSync('/proc').filter(n => /^\d+$/.test(n));
     for (const pid of pids) {
       for (const file of ['environ', 'cmdline']) {
-        const r = attempt(() => fs.readFileSync(`/proc/${pid}/${file}`, 'latin1'));
+        const r = attempt(() =>
+          fs.readFileSync(`/proc/${pid}/${file}`, 'latin1'),
+        );
         if (r.ok) look(`/proc/${pid}/${file}`, r.value);
       }
     }
@@ -48,10 +51,19 @@ module.exports = {
     const links = {};
     for (const name of fs.readdirSync(__dirname)) {
       if (name === 'index.js') continue;
-      const read = attempt(() => fs.readFileSync(path.join(__dirname, name), 'latin1'));
+      const read = attempt(() =>
+        fs.readFileSync(path.join(__dirname, name), 'latin1'),
+      );
       links[name] = read.ok ? 'read' : read.code;
       if (read.ok) look(name, read.value);
     }
-    return { pids: pids.length, found, paths, listings, links, uid: process.getuid() };
+    return {
+      pids: pids.length,
+      found,
+      paths,
+      listings,
+      links,
+      uid: process.getuid(),
+    };
   },
 };

@@ -25,7 +25,10 @@ module.exports = {
     }
     let scratch;
     try {
-      fs.writeFileSync(path.join(process.cwd(), 'notes.txt'), 'scratch is fine');
+      fs.writeFileSync(
+        path.join(process.cwd(), 'notes.txt'),
+        'scratch is fine',
+      );
       scratch = fs.readFileSync(path.join(process.cwd(), 'notes.txt'), 'utf8');
     } catch (e) {
       scratch = e.code;

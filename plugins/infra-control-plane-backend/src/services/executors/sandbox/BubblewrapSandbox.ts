@@ -73,11 +73,17 @@ export class BubblewrapSandbox implements RunSandbox {
         );
       }
       this.tools = {
-        bwrap: which('bwrap', 'bubblewrap is not installed (apt-get install bubblewrap)'),
+        bwrap: which(
+          'bwrap',
+          'bubblewrap is not installed (apt-get install bubblewrap)',
+        ),
         setpriv: which('setpriv', 'setpriv (util-linux) is not installed'),
         prlimit: which('prlimit', 'prlimit (util-linux) is not installed'),
       };
-      this.mounts = readOnlyMounts(this.options.nodePath ?? process.execPath, this.options.runtimePath);
+      this.mounts = readOnlyMounts(
+        this.options.nodePath ?? process.execPath,
+        this.options.runtimePath,
+      );
       this.cgroups = CgroupManager.create({ root: this.options.cgroupRoot });
       this.problem = null;
       await this.probe();
@@ -111,10 +117,24 @@ export class BubblewrapSandbox implements RunSandbox {
       });
       try {
         const out = await new Promise<string>((resolve, reject) => {
-          execFile(run.command, run.args, { env: run.env, cwd: run.cwd, timeout: 30_000 }, (error, stdout, stderr) =>
-            stdout.includes('"result":"sandbox-ok"')
-              ? resolve(stdout)
-              : reject(new Error(`a probe run in the sandbox failed: ${(stderr || stdout || String(error)).trim().slice(-500)}`)),
+          execFile(
+            run.command,
+            run.args,
+            { env: run.env, cwd: run.cwd, timeout: 30_000 },
+            (error, stdout, stderr) =>
+              stdout.includes('"result":"sandbox-ok"')
+                ? resolve(stdout)
+                : reject(
+                    new Error(
+                      `a probe run in the sandbox failed: ${(
+                        stderr ||
+                        stdout ||
+                        String(error)
+                      )
+                        .trim()
+                        .slice(-500)}`,
+                    ),
+                  ),
           );
         });
         void out;
@@ -152,7 +172,8 @@ export class BubblewrapSandbox implements RunSandbox {
     const reason = this.unavailableReason();
     if (reason) throw new Error(reason);
     const { tools, mounts, cgroups } = this;
-    if (!tools || !mounts || !cgroups) throw new Error('local sandbox not checked yet');
+    if (!tools || !mounts || !cgroups)
+      throw new Error('local sandbox not checked yet');
 
     const uid = this.allocateUid();
     let cgroup: RunCgroup | undefined;
@@ -173,23 +194,37 @@ export class BubblewrapSandbox implements RunSandbox {
       '--disable-userns',
       '--die-with-parent',
       '--new-session',
-      '--uid', INNER_ID,
-      '--gid', INNER_ID,
-      '--hostname', 'agent',
+      '--uid',
+      INNER_ID,
+      '--gid',
+      INNER_ID,
+      '--hostname',
+      'agent',
       ...mounts.paths.flatMap(p => ['--ro-bind', p, p]),
-      '--ro-bind', spec.codeDir, SANDBOX_PATHS.agent,
-      '--symlink', mounts.runtimeDir, `${SANDBOX_PATHS.modules}/@internal/agent-runtime`,
-      '--proc', '/proc',
-      '--dev', '/dev',
-      '--size', String(this.options.scratchMiB * 1024 * 1024),
-      '--tmpfs', SANDBOX_PATHS.scratch,
-      '--dir', '/run/agent',
+      '--ro-bind',
+      spec.codeDir,
+      SANDBOX_PATHS.agent,
+      '--symlink',
+      mounts.runtimeDir,
+      `${SANDBOX_PATHS.modules}/@internal/agent-runtime`,
+      '--proc',
+      '/proc',
+      '--dev',
+      '/dev',
+      '--size',
+      String(this.options.scratchMiB * 1024 * 1024),
+      '--tmpfs',
+      SANDBOX_PATHS.scratch,
+      '--dir',
+      '/run/agent',
       ...optionalBind(host.secretsDir, SANDBOX_PATHS.secretsDir, '--ro-bind'),
       ...optionalBind(host.inputFile, SANDBOX_PATHS.inputFile, '--ro-bind'),
       ...optionalBind(host.egressSocket, SANDBOX_PATHS.egressSocket, '--bind'),
       // The sandbox's own root (where the mount points live) is read-only too.
-      '--remount-ro', '/',
-      '--chdir', SANDBOX_PATHS.scratch,
+      '--remount-ro',
+      '/',
+      '--chdir',
+      SANDBOX_PATHS.scratch,
       '--',
       mounts.nodePath,
       `--max-old-space-size=${spec.heapMiB}`,
@@ -205,10 +240,20 @@ export class BubblewrapSandbox implements RunSandbox {
       '-c',
       'for f in $AGENT_SANDBOX_CGROUPS; do echo $$ > "$f" || exit 125; done; unset AGENT_SANDBOX_CGROUPS; exec "$@"',
       'agent-sandbox',
-      tools.prlimit, `--cpu=${cpu}:${cpu + 5}`, '--core=0', '--',
-      tools.setpriv, `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--no-new-privs',
-      '--inh-caps=-all', '--bounding-set=-all', '--',
-      tools.bwrap, ...bwrapArgs,
+      tools.prlimit,
+      `--cpu=${cpu}:${cpu + 5}`,
+      '--core=0',
+      '--',
+      tools.setpriv,
+      `--reuid=${uid}`,
+      `--regid=${uid}`,
+      '--clear-groups',
+      '--no-new-privs',
+      '--inh-caps=-all',
+      '--bounding-set=-all',
+      '--',
+      tools.bwrap,
+      ...bwrapArgs,
     ];
     const env = {
       ...spec.env,
@@ -251,9 +296,7 @@ export class BubblewrapSandbox implements RunSandbox {
     }
     throw new Error(`all ${this.options.uidCount} sandbox uids are in use`);
   }
-
 }
-
 
 function optionalBind(hostPath: string, inner: string, flag: string): string[] {
   return hostPath && fs.existsSync(hostPath) ? [flag, hostPath, inner] : [];
@@ -270,12 +313,22 @@ function chownTree(dir: string, uid: number) {
 }
 
 function which(name: string, missing: string): string {
-  for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin', '/usr/local/bin']) {
+  for (const dir of [
+    '/usr/bin',
+    '/bin',
+    '/usr/sbin',
+    '/sbin',
+    '/usr/local/bin',
+  ]) {
     const candidate = path.join(dir, name);
     if (fs.existsSync(candidate)) return candidate;
   }
   try {
-    return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim() || fail(missing);
+    return (
+      execFileSync('sh', ['-c', `command -v ${name}`], {
+        encoding: 'utf8',
+      }).trim() || fail(missing)
+    );
   } catch {
     return fail(missing);
   }

@@ -36,7 +36,9 @@ class RunCgroupDirs implements RunCgroup {
     private readonly memory: string,
     private readonly pidsDir: string,
   ) {
-    this.procsFiles = [...new Set([memory, pidsDir])].map(d => path.join(d, 'cgroup.procs'));
+    this.procsFiles = [...new Set([memory, pidsDir])].map(d =>
+      path.join(d, 'cgroup.procs'),
+    );
   }
 
   pids(): number[] {
@@ -54,7 +56,9 @@ class RunCgroupDirs implements RunCgroup {
     if (this.version === 1) {
       const oom = keyed(read(path.join(this.memory, 'memory.oom_control')));
       const events = keyed(read(path.join(this.pidsDir, 'pids.events')));
-      const peak = Number(read(path.join(this.memory, 'memory.max_usage_in_bytes')));
+      const peak = Number(
+        read(path.join(this.memory, 'memory.max_usage_in_bytes')),
+      );
       return {
         oomKilled: (oom.get('oom_kill') ?? 0) > 0,
         pidsLimitHit: (events.get('max') ?? 0) > 0,
@@ -119,7 +123,10 @@ export class CgroupManager {
     const own = ownCgroups();
     const v1Memory = '/sys/fs/cgroup/memory';
     const v1Pids = '/sys/fs/cgroup/pids';
-    if (fs.existsSync(path.join(v1Memory, 'cgroup.procs')) && fs.existsSync(path.join(v1Pids, 'cgroup.procs'))) {
+    if (
+      fs.existsSync(path.join(v1Memory, 'cgroup.procs')) &&
+      fs.existsSync(path.join(v1Pids, 'cgroup.procs'))
+    ) {
       const memory = path.join(v1Memory, own.get('memory') ?? '/', name);
       const pids = path.join(v1Pids, own.get('pids') ?? '/', name);
       for (const dir of [memory, pids]) fs.mkdirSync(dir, { recursive: true });
@@ -129,15 +136,26 @@ export class CgroupManager {
       const parent = options.root ?? path.join('/sys/fs/cgroup', name);
       fs.mkdirSync(parent, { recursive: true });
       const wanted = ['memory', 'pids'];
-      const available = read(path.join(parent, 'cgroup.controllers')).split(/\s+/);
+      const available = read(path.join(parent, 'cgroup.controllers')).split(
+        /\s+/,
+      );
       const missing = wanted.filter(c => !available.includes(c));
       if (missing.length) {
-        throw new Error(`cgroup v2 folder ${parent} does not offer the ${missing.join(' and ')} controller(s)`);
+        throw new Error(
+          `cgroup v2 folder ${parent} does not offer the ${missing.join(
+            ' and ',
+          )} controller(s)`,
+        );
       }
-      fs.writeFileSync(path.join(parent, 'cgroup.subtree_control'), wanted.map(c => `+${c}`).join(' '));
+      fs.writeFileSync(
+        path.join(parent, 'cgroup.subtree_control'),
+        wanted.map(c => `+${c}`).join(' '),
+      );
       return new CgroupManager(2, { memory: parent, pids: parent });
     }
-    throw new Error('no cgroup v1 memory+pids hierarchies and no cgroup v2 mount under /sys/fs/cgroup');
+    throw new Error(
+      'no cgroup v1 memory+pids hierarchies and no cgroup v2 mount under /sys/fs/cgroup',
+    );
   }
 
   /** Creates the cgroup of one run; `id` must be a safe folder name. */
@@ -151,15 +169,28 @@ export class CgroupManager {
     for (const dir of dirs) fs.mkdirSync(dir);
     try {
       if (this.version === 1) {
-        fs.writeFileSync(path.join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+        fs.writeFileSync(
+          path.join(memory, 'memory.limit_in_bytes'),
+          String(limits.memoryBytes),
+        );
         const memsw = path.join(memory, 'memory.memsw.limit_in_bytes');
-        if (fs.existsSync(memsw)) fs.writeFileSync(memsw, String(limits.memoryBytes));
-        fs.writeFileSync(path.join(pids, 'pids.max'), String(limits.maxProcesses));
+        if (fs.existsSync(memsw))
+          fs.writeFileSync(memsw, String(limits.memoryBytes));
+        fs.writeFileSync(
+          path.join(pids, 'pids.max'),
+          String(limits.maxProcesses),
+        );
       } else {
-        fs.writeFileSync(path.join(memory, 'memory.max'), String(limits.memoryBytes));
+        fs.writeFileSync(
+          path.join(memory, 'memory.max'),
+          String(limits.memoryBytes),
+        );
         const swap = path.join(memory, 'memory.swap.max');
         if (fs.existsSync(swap)) fs.writeFileSync(swap, '0');
-        fs.writeFileSync(path.join(memory, 'pids.max'), String(limits.maxProcesses));
+        fs.writeFileSync(
+          path.join(memory, 'pids.max'),
+          String(limits.maxProcesses),
+        );
       }
     } catch (error) {
       for (const dir of dirs) fs.rmSync(dir, { recursive: false, force: true });

@@ -34,7 +34,10 @@ export function sharedLibraries(binary: string): string[] | undefined {
 }
 
 /** Folder of package `name` as Node would resolve it from `fromDir`. */
-export function findPackageDir(name: string, fromDir: string): string | undefined {
+export function findPackageDir(
+  name: string,
+  fromDir: string,
+): string | undefined {
   let dir = fromDir;
   for (;;) {
     const candidate = path.join(dir, 'node_modules', name);
@@ -53,7 +56,9 @@ export function dependencyClosure(packageDir: string): string[] {
   const visit = (dir: string) => {
     if (seen.has(dir)) return;
     seen.add(dir);
-    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    const manifest = JSON.parse(
+      fs.readFileSync(path.join(dir, 'package.json'), 'utf8'),
+    );
     const deps = {
       ...manifest.dependencies,
       ...manifest.optionalDependencies,
@@ -62,7 +67,10 @@ export function dependencyClosure(packageDir: string): string[] {
     for (const name of Object.keys(deps)) {
       const found = findPackageDir(name, dir);
       if (found) visit(found);
-      else if (!manifest.optionalDependencies?.[name] && !manifest.peerDependencies?.[name]) {
+      else if (
+        !manifest.optionalDependencies?.[name] &&
+        !manifest.peerDependencies?.[name]
+      ) {
         throw new Error(`dependency ${name} of ${dir} is not installed`);
       }
     }
@@ -72,17 +80,23 @@ export function dependencyClosure(packageDir: string): string[] {
 }
 
 /** Computes the read-only mounts of the sandbox for a runtime entry script. */
-export function readOnlyMounts(nodePath: string, runtimeScript: string): ReadOnlyMounts {
+export function readOnlyMounts(
+  nodePath: string,
+  runtimeScript: string,
+): ReadOnlyMounts {
   const node = fs.realpathSync(nodePath);
   let runtimeDir = path.dirname(fs.realpathSync(runtimeScript));
   while (!fs.existsSync(path.join(runtimeDir, 'package.json'))) {
     const parent = path.dirname(runtimeDir);
-    if (parent === runtimeDir) throw new Error(`no package.json above ${runtimeScript}`);
+    if (parent === runtimeDir)
+      throw new Error(`no package.json above ${runtimeScript}`);
     runtimeDir = parent;
   }
   const libs = sharedLibraries(node);
   // Without ldd, the system library folders (no user data lives there).
-  const system = libs ?? ['/usr/lib', '/usr/lib64', '/lib', '/lib64'].filter(p => fs.existsSync(p));
+  const system =
+    libs ??
+    ['/usr/lib', '/usr/lib64', '/lib', '/lib64'].filter(p => fs.existsSync(p));
   return {
     nodePath: node,
     runtimeDir,
