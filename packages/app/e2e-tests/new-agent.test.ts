@@ -98,15 +98,18 @@ test('a user creates an agent with the "New agent" template, finds it in the cat
     fullPage: true,
   });
 
-  // The catalog processes the refreshed location within seconds.
+  // The catalog processes the refreshed location within seconds. The page's
+  // heading shows the name from the URL even before the entity exists
+  // ("Entity not found"), so wait for the entity's own content, reloading.
   await open.first().click();
   await expect(async () => {
+    await page.reload();
     await expect(
-      page.getByRole('heading', { name: new RegExp(name), level: 1 }),
+      page.getByText(`registry.example.com/agents/${name}:0.1.0`),
     ).toBeVisible({ timeout: 5000 });
-  }).toPass({ timeout: 60_000 });
+  }).toPass({ timeout: 90_000 });
   await expect(
-    page.getByText(`registry.example.com/agents/${name}:0.1.0`),
+    page.getByRole('heading', { name: new RegExp(name), level: 1 }),
   ).toBeVisible();
   await page.screenshot({
     path: 'node_modules/.cache/e2e-new-agent-entity.png',
