@@ -4,31 +4,14 @@
  * attack must fail, and the run must end in a clear state.
  */
 import fs from 'node:fs';
-import { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  mockCredentials,
-  mockServices,
-  startTestBackend,
-} from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { infraControlPlanePlugin } from './plugin';
-import {
-  REPO_ROOT,
-  RUNTIME_PATH,
-  createFakeProductControlPlane,
-  makePlan,
-  updatesOf,
-  waitFor,
-} from './__testUtils__';
+import { REPO_ROOT, makePlan, updatesOf, waitFor } from './__testUtils__';
+import { startLocalPlane } from './__testUtils__/localPlane';
 
 jest.setTimeout(180_000);
 
-const SERVICE = mockCredentials.service.header({
-  onBehalfOf: mockCredentials.service('plugin:product-control-plane'),
-  targetPluginId: 'infra-control-plane',
-});
 const attackDir = (name: string) =>
   path.join(__dirname, '__fixtures__/attacks', name);
 
@@ -40,42 +23,22 @@ const VICTIM_INPUT = `victim-input-${Date.now()}`;
 const halves = (marker: string) => [marker.slice(0, 8), marker.slice(8)];
 
 describe('hostile agents in the local sandbox', () => {
-  let backend: Awaited<ReturnType<typeof startTestBackend>>;
-  let server: any;
-  let port: number;
-  let pcp: ReturnType<typeof createFakeProductControlPlane>;
+  let plane: Awaited<ReturnType<typeof startLocalPlane>>;
   let dataDir: string;
 
-  const start = async (plan: ReturnType<typeof makePlan>) => {
-    await request(server)
-      .post('/api/infra-control-plane/executions')
-      .set('authorization', SERVICE)
-      .send(plan)
-      .expect(202);
-    return plan.executionId;
-  };
-  const finished = (id: string) =>
-    waitFor(
-      () =>
-        updatesOf(pcp.received, id).find(u =>
-          ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(u.state),
-        ),
-      `the end of ${id}`,
-      120_000,
-    );
+  const start = (plan: ReturnType<typeof makePlan>) => plane.start(plan);
+  const finished = (id: string) => plane.finished(id);
   const run = async (name: string, input: object, overrides: object = {}) =>
-    finished(
-      await start(
-        makePlan({
-          agentRef: `agent:default/attack-${name}`,
-          codeDir: attackDir(name),
-          input: input as any,
-          outputSchema: undefined,
-          tools: [],
-          secrets: [],
-          ...overrides,
-        }),
-      ),
+    plane.run(
+      makePlan({
+        agentRef: `agent:default/attack-${name}`,
+        codeDir: attackDir(name),
+        input: input as any,
+        outputSchema: undefined,
+        tools: [],
+        secrets: [],
+        ...overrides,
+      }),
     );
   const hostProcessesWith = (marker: string) =>
     fs
@@ -95,39 +58,21 @@ describe('hostile agents in the local sandbox', () => {
     process.env.PORTAL_MARKER = PORTAL_MARKER;
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'portal-data-'));
     fs.writeFileSync(path.join(dataDir, 'user-secrets.key'), PORTAL_MARKER);
-    pcp = createFakeProductControlPlane();
-    backend = await startTestBackend({
-      features: [
-        infraControlPlanePlugin,
-        pcp.plugin,
-        mockServices.rootConfig.factory({
-          data: {
-            infraControlPlane: {
-              executor: 'local',
-              secrets: { 'victim-secret': VICTIM_SECRET },
-              local: {
-                runtimePath: RUNTIME_PATH,
-                maxConcurrency: 2,
-                killGraceSeconds: 1,
-                timeoutGraceSeconds: 1,
-              },
-            },
-          },
-        }),
-      ],
+    plane = await startLocalPlane({
+      infraControlPlane: { secrets: { 'victim-secret': VICTIM_SECRET } },
     });
-    server = backend.server;
-    port = (backend.server.address() as AddressInfo).port;
   });
 
   afterAll(async () => {
-    await backend?.stop();
+    await plane?.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
     delete process.env.PORTAL_MARKER;
   });
 
   it('reports the sandbox in /health', async () => {
-    const health = await request(server).get('/api/infra-control-plane/health');
+    const health = await request(plane.server).get(
+      '/api/infra-control-plane/health',
+    );
     expect(health.status).toBe(200);
     expect(JSON.stringify(health.body)).toContain('bubblewrap sandbox');
   });
@@ -146,7 +91,8 @@ describe('hostile agents in the local sandbox', () => {
       }),
     );
     await waitFor(
-      () => updatesOf(pcp.received, victim).find(u => u.state === 'running'),
+      () =>
+        updatesOf(plane.pcp.received, victim).find(u => u.state === 'running'),
       'the victim running',
     );
     const runDirs = fs
@@ -254,16 +200,16 @@ describe('hostile agents in the local sandbox', () => {
   it('has no network: not the portal on loopback, not an outside address, no DNS', async () => {
     const done = await run('network', {
       targets: [
-        ['127.0.0.1', port],
+        ['127.0.0.1', plane.port],
         ['10.96.0.1', 443],
         ['1.1.1.1', 443],
       ],
       name: 'example.com',
-      url: `http://127.0.0.1:${port}/api/infra-control-plane/health`,
+      url: `http://127.0.0.1:${plane.port}/api/infra-control-plane/health`,
     });
     expect(done.state).toBe('succeeded');
     const result = done.result as any;
-    expect(result[`127.0.0.1:${port}`]).toBe('ECONNREFUSED');
+    expect(result[`127.0.0.1:${plane.port}`]).toBe('ECONNREFUSED');
     expect(result['10.96.0.1:443']).toBe('ENETUNREACH');
     expect(result['1.1.1.1:443']).toBe('ENETUNREACH');
     expect(result.dns).not.toBe('resolved');

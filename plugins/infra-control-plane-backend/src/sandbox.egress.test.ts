@@ -12,29 +12,12 @@ import {
   coreServices,
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
-import {
-  mockCredentials,
-  mockServices,
-  startTestBackend,
-} from '@backstage/backend-test-utils';
 import Router from 'express-promise-router';
-import request from 'supertest';
-import { infraControlPlanePlugin } from './plugin';
-import {
-  RUNTIME_PATH,
-  agentDir,
-  createFakeProductControlPlane,
-  makePlan,
-  updatesOf,
-  waitFor,
-} from './__testUtils__';
+import { agentDir, makePlan } from './__testUtils__';
+import { startLocalPlane } from './__testUtils__/localPlane';
 
 jest.setTimeout(180_000);
 
-const SERVICE = mockCredentials.service.header({
-  onBehalfOf: mockCredentials.service('plugin:product-control-plane'),
-  targetPluginId: 'infra-control-plane',
-});
 /** The upstream "internet" host: loopback, allowed by the operator's allowPrivateCidrs. */
 const UPSTREAM = '127.0.0.2';
 const LLM_KEY = 'sk-test-llm-0123456789abcdef';
@@ -85,36 +68,15 @@ function fakeCatalog(seen: string[]) {
 }
 
 describe('example agents and egress in the local sandbox', () => {
-  let backend: Awaited<ReturnType<typeof startTestBackend>>;
-  let server: any;
+  let plane: Awaited<ReturnType<typeof startLocalPlane>>;
   let portalPort: number;
-  let pcp: ReturnType<typeof createFakeProductControlPlane>;
   const catalogCallers: string[] = [];
   const llmAuth: string[] = [];
   let site: { server: http.Server; port: number };
   let llm: { server: http.Server; port: number };
 
-  const finished = async (plan: ReturnType<typeof makePlan>) => {
-    await request(server)
-      .post('/api/infra-control-plane/executions')
-      .set('authorization', SERVICE)
-      .send(plan)
-      .expect(202);
-    return waitFor(
-      () =>
-        updatesOf(pcp.received, plan.executionId).find(u =>
-          ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(u.state),
-        ),
-      `the end of ${plan.executionId}`,
-      120_000,
-    );
-  };
-  const logsOf = async (id: string) =>
-    (
-      await request(server)
-        .get(`/api/infra-control-plane/executions/${id}/logs`)
-        .set('authorization', SERVICE)
-    ).body.lines.map((l: any) => l.message) as string[];
+  const finished = (plan: ReturnType<typeof makePlan>) => plane.run(plan);
+  const logsOf = (id: string) => plane.logsOf(id);
   const example = (name: string, overrides: Parameters<typeof makePlan>[0]) =>
     makePlan({
       agentRef: `agent:default/${name}`,
@@ -148,39 +110,22 @@ describe('example agents and egress in the local sandbox', () => {
         }),
       );
     });
-    pcp = createFakeProductControlPlane();
-    backend = await startTestBackend({
-      features: [
-        infraControlPlanePlugin,
-        pcp.plugin,
-        fakeCatalog(catalogCallers),
-        mockServices.rootConfig.factory({
-          data: {
-            infraControlPlane: {
-              executor: 'local',
-              secrets: { 'llm-key': LLM_KEY },
-              runtime: {
-                llmBaseUrl: `http://127.0.0.1:${llm.port}/v1`,
-                llmModel: 'test-model',
-              },
-              egress: { allowPrivateCidrs: [`${UPSTREAM}/32`] },
-              local: {
-                runtimePath: RUNTIME_PATH,
-                maxConcurrency: 2,
-                killGraceSeconds: 1,
-                timeoutGraceSeconds: 1,
-              },
-            },
-          },
-        }),
-      ],
+    plane = await startLocalPlane({
+      features: [fakeCatalog(catalogCallers)],
+      infraControlPlane: {
+        secrets: { 'llm-key': LLM_KEY },
+        runtime: {
+          llmBaseUrl: `http://127.0.0.1:${llm.port}/v1`,
+          llmModel: 'test-model',
+        },
+        egress: { allowPrivateCidrs: [`${UPSTREAM}/32`] },
+      },
     });
-    server = backend.server;
-    portalPort = (backend.server.address() as AddressInfo).port;
+    portalPort = plane.port;
   });
 
   afterAll(async () => {
-    await backend?.stop();
+    await plane?.stop();
     site?.server.close();
     llm?.server.close();
   });
