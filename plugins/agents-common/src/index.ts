@@ -11,3 +11,4 @@ export * from './schemaFields';
 export * from './contracts';
 export * from './marketplaceApi';
 export * from './productControlPlaneApi';
+export * from './boundary';

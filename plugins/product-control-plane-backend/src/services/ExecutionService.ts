@@ -49,6 +49,7 @@ import { AgentResolver } from './AgentResolver';
 import { EntitlementError } from './errors';
 import { LayerClient } from './LayerClient';
 import { PolicyService } from './PolicyService';
+import { requestHash } from './requestHash';
 import { SecretCipher } from './SecretCipher';
 
 /** A request to run an agent, from any entry point. */
@@ -134,22 +135,6 @@ export function computeCost(
     default:
       return 0;
   }
-}
-
-function requestHash(req: CreateExecutionRequest): string {
-  return crypto
-    .createHash('sha256')
-    .update(
-      JSON.stringify([
-        req.agentRef,
-        req.input,
-        req.version ?? null,
-        req.plan ?? null,
-        req.resources ?? null,
-        req.retryOf ?? null,
-      ]),
-    )
-    .digest('hex');
 }
 
 function isUniqueViolation(e: unknown): boolean {
