@@ -259,13 +259,17 @@ export class ExecutionManager implements ExecutorListener {
         result: this.redactResult(t.parser.result.value, t.secrets),
       };
     }
-    if (exit.exitCode === 0 && exit.message === undefined && !t.parser.error) {
-      // Kubernetes (e.g. KWOK) may report success without readable logs.
+    if (exit.exitCode === 0 && !t.parser.error) {
+      // The runtime always ends a successful run with a result event; an exit
+      // 0 without one (output lost, or not the platform's runtime) is not a
+      // success the platform can vouch for, nor bill.
       return {
         ...base,
-        state: 'succeeded',
-        exitReason: 'success',
-        message: 'The run succeeded; its output had no result event',
+        state: 'failed',
+        exitReason: 'no-result',
+        message:
+          exit.message ??
+          'The agent exited with code 0 without reporting a result (no result event in its output)',
       };
     }
     const reason =
