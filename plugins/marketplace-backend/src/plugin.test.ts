@@ -2,14 +2,15 @@ import request from 'supertest';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import { Entity } from '@backstage/catalog-model';
 import { createTestDatabases } from '@internal/test-helpers';
-import { exampleEntities, startMarketplaceBackend } from './__testUtils__/testBackend';
+import { exampleEntities, pluginHeader, startMarketplaceBackend } from './__testUtils__/testBackend';
 
 jest.setTimeout(120_000);
 
 const databases = createTestDatabases();
 
 const user = (name: string) => mockCredentials.user.header(`user:default/${name}`);
-const service = () => mockCredentials.service.header();
+/** The product control plane, the marketplace's one service caller of /entitlements/check and /usage. */
+const service = () => pluginHeader('product-control-plane');
 
 /** A runnable agent with a tiny subscription quota, to test "used up". */
 const quotaAgent: Entity = {

@@ -7,8 +7,16 @@ import {
   LoggerService,
   UserInfoService,
 } from '@backstage/backend-plugin-api';
-import { InputError } from '@backstage/errors';
-import { TERMINAL_EXECUTION_STATES } from '@internal/plugin-agents-common';
+import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
+import {
+  entityRefPartsProblem,
+  entityRefProblem,
+  jsonDepthProblem,
+  parseFlatQuery,
+  peerRefusal,
+  PRODUCT_CONTROL_PLANE_PLUGIN_ID,
+  TERMINAL_EXECUTION_STATES,
+} from '@internal/plugin-agents-common';
 import { MarketplaceService } from './services/MarketplaceService';
 import { ListingSync } from './services/ListingSync';
 import { Viewer } from './database/types';
@@ -16,14 +24,23 @@ import { normalizeRef } from './database/MarketplaceStore';
 
 const visibilities = ['public', 'internal', 'private', 'preview'] as const;
 const pricings = ['free', 'per-run', 'subscription', 'metered'] as const;
-const availabilities = ['available', 'degraded', 'unavailable', 'preview', 'unknown'] as const;
+const availabilities = [
+  'available',
+  'degraded',
+  'unavailable',
+  'preview',
+  'unknown',
+] as const;
 
 /** Accepts `?tags=a&tags=b` and `?tags=a,b`. */
 const list = <T extends z.ZodTypeAny>(item: T) =>
   z.preprocess(value => {
     if (value === undefined || value === '') return undefined;
     const values = Array.isArray(value) ? value : [value];
-    return values.flatMap(v => String(v).split(',')).map(v => v.trim()).filter(Boolean);
+    return values
+      .flatMap(v => String(v).split(','))
+      .map(v => v.trim())
+      .filter(Boolean);
   }, z.array(item).optional());
 
 const listAgentsQuery = z.object({
@@ -38,7 +55,18 @@ const listAgentsQuery = z.object({
   pageSize: z.coerce.number().int().min(1).max(100).default(20),
 });
 
-const entityRefString = z.string().min(3).max(255).regex(/^[^:\s]+:([^/\s]+\/)?[^/\s]+$/, 'must be an entity ref like kind:namespace/name');
+const entityRefString = z
+  .string()
+  .min(3)
+  .max(255)
+  .regex(
+    /^[^:\s]+:([^/\s]+\/)?[^/\s]+$/,
+    'must be an entity ref like kind:namespace/name',
+  )
+  .superRefine((ref, ctx) => {
+    const problem = entityRefProblem(ref, 'user');
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 const acquireBody = z.object({
   agentRef: entityRefString,
@@ -67,7 +95,11 @@ const usageBody = z.object({
   cost: z.number().min(0),
 });
 
-function parse<T extends z.ZodTypeAny>(schema: T, value: unknown, what: string): z.infer<T> {
+function parse<T extends z.ZodTypeAny>(
+  schema: T,
+  value: unknown,
+  what: string,
+): z.infer<T> {
   const result = schema.safeParse(value);
   if (!result.success) {
     const problems = result.error.issues
@@ -89,6 +121,13 @@ export async function createRouter(options: {
   const { service, sync, httpAuth, userInfo, logger } = options;
   const router = Router();
   router.use(express.json({ limit: '256kb' }));
+  router.use((req, _res, next) => {
+    // Flat string values only: `?tags[toString]=x` is the key "tags[toString]".
+    (req as { query: unknown }).query = parseFlatQuery(req.url);
+    const problem = jsonDepthProblem(req.body, 'request body');
+    if (problem) throw new InputError(problem);
+    next();
+  });
 
   async function viewerOf(credentials: BackstageCredentials): Promise<Viewer> {
     const principal = credentials.principal as { type: string };
@@ -96,16 +135,41 @@ export async function createRouter(options: {
     if (principal.type !== 'user') return { type: 'none' };
     const info = await userInfo.getUserInfo(credentials);
     const userRef = normalizeRef(info.userEntityRef, 'user');
-    const claims = [...new Set([userRef, ...info.ownershipEntityRefs.map(r => normalizeRef(r))])];
+    const claims = [
+      ...new Set([
+        userRef,
+        ...info.ownershipEntityRefs.map(r => normalizeRef(r)),
+      ]),
+    ];
     return { type: 'user', userRef, claims };
   }
 
   const anyone = async (req: express.Request) =>
-    viewerOf(await httpAuth.credentials(req, { allow: ['user', 'service', 'none'] }));
+    viewerOf(
+      await httpAuth.credentials(req, { allow: ['user', 'service', 'none'] }),
+    );
   const user = async (req: express.Request) =>
-    (await viewerOf(await httpAuth.credentials(req, { allow: ['user'] }))) as Extract<Viewer, { type: 'user' }>;
-  const serviceOnly = async (req: express.Request) => {
-    await httpAuth.credentials(req, { allow: ['service'] });
+    (await viewerOf(
+      await httpAuth.credentials(req, { allow: ['user'] }),
+    )) as Extract<Viewer, { type: 'user' }>;
+  /** Only the service credentials of the named peer plugins pass (403 names them). */
+  const peerOnly = async (req: express.Request, ...peerPluginIds: string[]) => {
+    const credentials = await httpAuth.credentials(req, {
+      allow: ['user', 'service'],
+    });
+    const refusal = peerRefusal(
+      credentials.principal,
+      `${req.method} ${req.baseUrl}${req.route.path}`,
+      peerPluginIds,
+    );
+    if (refusal) throw new NotAllowedError(refusal);
+  };
+  /** `agent:<namespace>/<name>` from the route, each part checked (400 names the bad one). */
+  const agentRefOf = (req: express.Request) => {
+    const { namespace, name } = req.params;
+    const problem = entityRefPartsProblem('agent', namespace, name);
+    if (problem) throw new InputError(`Invalid agent ref: ${problem}`);
+    return `agent:${namespace}/${name}`;
   };
 
   router.get('/agents', async (req, res) => {
@@ -114,14 +178,19 @@ export async function createRouter(options: {
   });
 
   router.get('/agents/:namespace/:name', async (req, res) => {
-    const viewer = await anyone(req);
-    res.json(await service.getAgent(`agent:${req.params.namespace}/${req.params.name}`, viewer));
+    const agentRef = agentRefOf(req);
+    res.json(await service.getAgent(agentRef, await anyone(req)));
   });
 
   router.put('/agents/:namespace/:name/visibility', async (req, res) => {
-    const body = parse(z.object({ visibility: z.enum(visibilities).nullable() }), req.body, 'body');
     const viewer = await user(req);
-    res.json(await service.setVisibility(viewer, `agent:${req.params.namespace}/${req.params.name}`, body.visibility));
+    const agentRef = agentRefOf(req);
+    const body = parse(
+      z.object({ visibility: z.enum(visibilities).nullable() }),
+      req.body,
+      'body',
+    );
+    res.json(await service.setVisibility(viewer, agentRef, body.visibility));
   });
 
   router.post('/refresh', async (req, res) => {
@@ -130,7 +199,7 @@ export async function createRouter(options: {
   });
 
   router.post('/entitlements/check', async (req, res) => {
-    await serviceOnly(req);
+    await peerOnly(req, PRODUCT_CONTROL_PLANE_PLUGIN_ID);
     const body = parse(checkBody, req.body, 'body');
     res.json(await service.check(body));
   });
@@ -139,20 +208,39 @@ export async function createRouter(options: {
     const viewer = await user(req);
     const body = parse(acquireBody, req.body, 'body');
     const entitlement = await service.acquire(viewer, body);
-    logger.info('Entitlement created', { id: entitlement.id, agentRef: entitlement.agentRef, holderRef: entitlement.holderRef, plan: entitlement.plan });
+    logger.info('Entitlement created', {
+      id: entitlement.id,
+      agentRef: entitlement.agentRef,
+      holderRef: entitlement.holderRef,
+      plan: entitlement.plan,
+    });
     res.status(201).json(entitlement);
   });
 
   router.get('/entitlements', async (req, res) => {
     const viewer = await user(req);
-    const q = parse(z.object({ mine: z.enum(['true', 'false', '']).optional(), status: z.enum(['active', 'all']).default('active') }), req.query, 'query');
-    if (q.mine === 'false') throw new InputError('Only ?mine is supported; owners see holders under /publishing');
+    const q = parse(
+      z.object({
+        mine: z.enum(['true', 'false', '']).optional(),
+        status: z.enum(['active', 'all']).default('active'),
+      }),
+      req.query,
+      'query',
+    );
+    if (q.mine === 'false')
+      throw new InputError(
+        'Only ?mine is supported; owners see holders under /publishing',
+      );
     res.json(await service.myEntitlements(viewer, q.status === 'all'));
   });
 
   router.patch('/entitlements/:id', async (req, res) => {
     const viewer = await user(req);
-    const body = parse(z.object({ plan: z.string().min(1).max(255) }), req.body, 'body');
+    const body = parse(
+      z.object({ plan: z.string().min(1).max(255) }),
+      req.body,
+      'body',
+    );
     res.json(await service.switchPlan(viewer, req.params.id, body.plan));
   });
 
@@ -174,9 +262,12 @@ export async function createRouter(options: {
   });
 
   router.post('/usage', async (req, res) => {
-    await serviceOnly(req);
+    await peerOnly(req, PRODUCT_CONTROL_PLANE_PLUGIN_ID);
     const body = parse(usageBody, req.body, 'body');
-    if (body.startedAt && new Date(body.startedAt) > new Date(body.finishedAt)) {
+    if (
+      body.startedAt &&
+      new Date(body.startedAt) > new Date(body.finishedAt)
+    ) {
       throw new InputError('Invalid body: startedAt is after finishedAt');
     }
     const result = await service.recordUsage(body as any);
@@ -188,10 +279,15 @@ export async function createRouter(options: {
   });
 
   router.get('/visibility-overrides', async (req, res) => {
-    await serviceOnly(req);
+    // Read by the portal's permission policy, a module of the permission plugin.
+    await peerOnly(req, 'permission');
     res.json({ items: await service.visibilityOverrides() });
+  });
+
+  // Anything else is a 404 that says so (instead of an empty body).
+  router.use((req: express.Request) => {
+    throw new NotFoundError(`No route ${req.method} ${req.baseUrl}${req.path}`);
   });
 
   return router;
 }
-

@@ -87,6 +87,13 @@ const httpAuthWithActorFactory = createServiceFactory({
   },
 });
 
+/** The service token another plugin's auth service would send to the marketplace. */
+export const pluginHeader = (pluginId: string) =>
+  mockCredentials.service.header({
+    onBehalfOf: mockCredentials.service(`plugin:${pluginId}`),
+    targetPluginId: 'marketplace',
+  });
+
 /** Group memberships of the example users (catalog/org/org.yaml). */
 export const MEMBERSHIPS: Record<string, string[]> = {
   'user:default/guest': ['group:default/platform-team'],
