@@ -1,11 +1,13 @@
 import { HttpAuthService, LoggerService } from '@backstage/backend-plugin-api';
-import { InputError, NotAllowedError } from '@backstage/errors';
+import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
 import {
-  EXECUTION_TRANSITIONS,
-  ExecutionState,
+  entityRefProblem,
   ExecutionViewPage,
   INFRA_CONTROL_PLANE_PLUGIN_ID,
   isTerminalExecutionState,
+  jsonDepthProblem,
+  parseFlatQuery,
+  peerRefusal,
 } from '@internal/plugin-agents-common';
 import express, { Request } from 'express';
 import Router from 'express-promise-router';
@@ -13,90 +15,15 @@ import { z } from 'zod';
 import { ExecutionRecord } from './database/ExecutionStore';
 import { ExecutionService, toView } from './services/ExecutionService';
 import { LayerClient } from './services/LayerClient';
-
-const STATES = Object.keys(EXECUTION_TRANSITIONS) as [
-  ExecutionState,
-  ...ExecutionState[],
-];
-
-const quantity = z.string().min(1).max(32);
-
-/** Body of `POST /executions`. */
-export const createExecutionSchema = z
-  .object({
-    agentRef: z.string().min(1),
-    input: z.record(z.string(), z.unknown()).default({}),
-    version: z.string().min(1).max(64).optional(),
-    plan: z.string().min(1).max(255).optional(),
-    mode: z.enum(['sync', 'async']).default('async'),
-    resources: z
-      .object({
-        cpu: quantity.optional(),
-        memory: quantity.optional(),
-        timeoutSeconds: z.number().int().positive().optional(),
-      })
-      .strict()
-      .optional(),
-    idempotencyKey: z.string().min(1).max(255).optional(),
-  })
-  .strict();
-
-const updateSchema = z.object({
-  executionId: z.string().min(1),
-  attempt: z.number().int().positive(),
-  state: z.enum([
-    'dispatched',
-    'running',
-    'succeeded',
-    'failed',
-    'cancelled',
-    'timed_out',
-  ]),
-  at: z.string().datetime({ offset: true }),
-  exitReason: z.string().max(255).optional(),
-  exitCode: z.number().int().optional(),
-  message: z.string().max(10_000).optional(),
-  result: z.unknown().optional(),
-  computeSeconds: z.number().nonnegative().optional(),
-});
-
-const listSchema = z.object({
-  agentRef: z.string().min(1).optional(),
-  user: z.string().min(1).optional(),
-  state: z
-    .string()
-    .optional()
-    .transform(s => (s ? s.split(',') : undefined))
-    .pipe(z.array(z.enum(STATES)).optional()),
-  limit: z.coerce.number().int().min(1).max(200).default(20),
-  offset: z.coerce.number().int().min(0).default(0),
-});
-
-const secretNameSchema = z
-  .string()
-  .regex(
-    /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/,
-    'must be a secret name like OPENAI_API_KEY',
-  );
-const secretBodySchema = z
-  .object({ value: z.string().min(1).max(65_536) })
-  .strict();
-
-/** Parses with zod, answering 400 with every problem and its field. */
-function parse<T extends z.ZodTypeAny>(
-  schema: T,
-  value: unknown,
-  what: string,
-): z.infer<T> {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const problems = result.error.issues.map(
-      i => `${i.path.length ? i.path.join('.') : what}: ${i.message}`,
-    );
-    throw new InputError(`Invalid ${what}: ${problems.join('; ')}`);
-  }
-  return result.data;
-}
+import {
+  createExecutionSchema,
+  idempotencyHeader,
+  listSchema,
+  parse,
+  secretBodySchema,
+  secretNameSchema,
+  updateSchema,
+} from './routerInput';
 
 /** Options of createRouter. */
 export interface RouterOptions {
@@ -113,15 +40,40 @@ export async function createRouter(
   const { executions, httpAuth, layers } = options;
   const router = Router();
   router.use(express.json({ limit: '2mb' }));
+  router.use((req, _res, next) => {
+    // Flat string values only: `?state[toString]=x` is a plain key.
+    (req as { query: unknown }).query = parseFlatQuery(req.url);
+    const problem = jsonDepthProblem(req.body, 'request body');
+    if (problem) throw new InputError(problem);
+    next();
+  });
 
   const view = (r: ExecutionRecord) => toView(r);
   const userCredentials = (req: Request) =>
     httpAuth.credentials(req, { allow: ['user'] });
+  /** The internal routes are the infra control plane's only (403 names it). */
+  const infraControlPlaneOnly = async (req: Request) => {
+    const credentials = await httpAuth.credentials(req, {
+      allow: ['user', 'service'],
+    });
+    const refusal = peerRefusal(
+      credentials.principal,
+      `${req.method} ${req.baseUrl}${req.route.path}`,
+      [INFRA_CONTROL_PLANE_PLUGIN_ID],
+    );
+    if (refusal) throw new NotAllowedError(refusal);
+  };
+  /** The `:agentRef` of the secrets routes, checked part by part. */
+  const agentRefParam = (req: Request) => {
+    const problem = entityRefProblem(req.params.agentRef, 'agent');
+    if (problem) throw new InputError(`Invalid agentRef: ${problem}`);
+    return req.params.agentRef;
+  };
 
   router.post('/executions', async (req, res) => {
     const credentials = await userCredentials(req);
     const body = parse(createExecutionSchema, req.body, 'request body');
-    const headerKey = req.header('idempotency-key');
+    const headerKey = idempotencyHeader(req);
     if (headerKey && body.idempotencyKey && headerKey !== body.idempotencyKey) {
       throw new InputError(
         'Idempotency-Key header and body idempotencyKey differ',
@@ -207,7 +159,7 @@ export async function createRouter(
     const { record, created } = await executions.retry(
       req.params.id,
       credentials,
-      { idempotencyKey: req.header('idempotency-key'), mode: body.mode },
+      { idempotencyKey: idempotencyHeader(req), mode: body.mode },
     );
     await respondCreated(res, record, created, body.mode);
   });
@@ -368,21 +320,15 @@ export async function createRouter(
 
   router.get('/secrets/:agentRef', async (req, res) => {
     const credentials = await userCredentials(req);
-    res.json(
-      await executions.listSecretNames(credentials, req.params.agentRef),
-    );
+    res.json(await executions.listSecretNames(credentials, agentRefParam(req)));
   });
 
   router.put('/secrets/:agentRef/:name', async (req, res) => {
     const credentials = await userCredentials(req);
+    const agentRef = agentRefParam(req);
     const name = parse(secretNameSchema, req.params.name, 'secret name');
     const { value } = parse(secretBodySchema, req.body, 'request body');
-    await executions.putUserSecret(
-      credentials,
-      req.params.agentRef,
-      name,
-      value,
-    );
+    await executions.putUserSecret(credentials, agentRef, name, value);
     res.status(204).end();
   });
 
@@ -390,7 +336,7 @@ export async function createRouter(
     const credentials = await userCredentials(req);
     await executions.deleteUserSecret(
       credentials,
-      req.params.agentRef,
+      agentRefParam(req),
       req.params.name,
     );
     res.status(204).end();
@@ -399,7 +345,7 @@ export async function createRouter(
   // -- internal: the infra control plane only ----------------------------------
 
   router.post('/internal/executions/:id/updates', async (req, res) => {
-    await httpAuth.credentials(req, { allow: ['service'] });
+    await infraControlPlaneOnly(req);
     const update = parse(updateSchema, req.body, 'execution update');
     const { record, changed } = await executions.applyUpdate(
       req.params.id,
@@ -409,16 +355,13 @@ export async function createRouter(
   });
 
   router.get('/internal/executions/:id/secrets', async (req, res) => {
-    const credentials = await httpAuth.credentials(req, { allow: ['service'] });
-    if (
-      credentials.principal.subject !==
-      `plugin:${INFRA_CONTROL_PLANE_PLUGIN_ID}`
-    ) {
-      throw new NotAllowedError(
-        'Only the infra control plane may read run secrets',
-      );
-    }
+    await infraControlPlaneOnly(req);
     res.json({ secrets: await executions.resolveSecrets(req.params.id) });
+  });
+
+  // Anything else is a 404 that says so (instead of an empty body).
+  router.use((req: express.Request) => {
+    throw new NotFoundError(`No route ${req.method} ${req.baseUrl}${req.path}`);
   });
 
   return router;

@@ -282,6 +282,13 @@ export const infraHeader = () =>
     targetPluginId: 'product-control-plane',
   });
 
+/** The service token another plugin's auth service would send to this one. */
+export const pluginHeader = (pluginId: string) =>
+  mockCredentials.service.header({
+    onBehalfOf: mockCredentials.service(`plugin:${pluginId}`),
+    targetPluginId: 'product-control-plane',
+  });
+
 /** Posts one ExecutionUpdate as the infra plane would. */
 export function postUpdate(
   server: any,
