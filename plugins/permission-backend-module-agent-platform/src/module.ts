@@ -1,9 +1,10 @@
-import { coreServices, createBackendModule } from '@backstage/backend-plugin-api';
-import { policyExtensionPoint } from '@backstage/plugin-permission-node/alpha';
 import {
-  AgentPlatformPermissionPolicy,
-  MarketplaceOverridesSource,
-} from './AgentPlatformPermissionPolicy';
+  coreServices,
+  createBackendModule,
+} from '@backstage/backend-plugin-api';
+import { policyExtensionPoint } from '@backstage/plugin-permission-node/alpha';
+import { AgentPlatformPermissionPolicy } from './AgentPlatformPermissionPolicy';
+import { MarketplaceOverridesSource } from './MarketplaceOverridesSource';
 
 /**
  * Installs {@link AgentPlatformPermissionPolicy} as the permission backend's policy.
@@ -25,10 +26,20 @@ export const permissionModuleAgentPlatformPolicy = createBackendModule({
       },
       async init({ policy, config, discovery, auth, logger, userInfo }) {
         const cacheSeconds =
-          config.getOptionalNumber('agentPlatform.permission.overridesCacheSeconds') ?? 5;
+          config.getOptionalNumber(
+            'agentPlatform.permission.overridesCacheSeconds',
+          ) ?? 5;
+        const adminGroups =
+          config.getOptionalStringArray(
+            'agentPlatform.permission.adminGroups',
+          ) ?? [];
+        logger.info('Agent platform permission policy: deny by default', {
+          adminGroups,
+        });
         policy.setPolicy(
           new AgentPlatformPermissionPolicy({
             userInfo,
+            adminGroups,
             overrides: new MarketplaceOverridesSource({
               discovery,
               auth,

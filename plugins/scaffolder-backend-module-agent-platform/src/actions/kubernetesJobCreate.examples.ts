@@ -29,7 +29,8 @@ export const examples: TemplateExample[] = [
     }),
   },
   {
-    description: 'A one-off platform task in a given namespace',
+    description:
+      'A one-off platform task in a namespace of its own (not agent-platform, kube-*, default or a runs namespace)',
     example: yaml.stringify({
       steps: [
         {
@@ -38,7 +39,7 @@ export const examples: TemplateExample[] = [
           name: 'Run a migration',
           input: {
             name: 'migrate-agent-registry',
-            namespace: 'agent-platform-runs',
+            namespace: 'platform-tasks',
             image: 'registry.example.com/platform/migrator:2.0.0',
             args: ['--apply'],
           },
