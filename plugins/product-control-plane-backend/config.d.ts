@@ -35,16 +35,58 @@ export interface Config {
       };
     };
     /**
-     * Platform secrets, by name. Only names are ever exposed; runs see the
-     * ones their agent declares.
-     * @visibility secret
+     * Platform secret values, by name. Only names are ever exposed, and only
+     * to agents granted them in `platformSecrets`.
+     * @deepVisibility secret
      */
     secrets?: { [name: string]: string };
+    /**
+     * Which agents may use which platform secret (default: none). An agent
+     * declaring a platform secret it is not granted, with no value of the
+     * caller's own, is refused at admission (403).
+     */
+    platformSecrets?: Array<{
+      /** A key of `secrets`. */
+      name: string;
+      /** Agents granted it (`agent:default/llm-assistant`). */
+      agents?: string[];
+      /** Groups whose agents (by `spec.owner`) are granted it (`group:default/ml-team`). */
+      ownerGroups?: string[];
+    }>;
+    /** Which images agents may run, checked at admission (403 naming the image). */
+    images?: {
+      /**
+       * Registries, or registry path prefixes (`ghcr.io/acme`), images must
+       * come from. Docker Hub images are `docker.io/library/<name>` or
+       * `docker.io/<org>/<name>`. Default: `registry.example.com`.
+       */
+      allowedRegistries?: string[];
+      /** Only digest references (`image@sha256:...`). Default false. */
+      requireDigest?: boolean;
+    };
     userSecrets?: {
       /**
-       * 32-byte key (base64 or any passphrase, hashed with SHA-256) that
-       * encrypts user-provided secrets at rest. Without it a key is generated
-       * and kept in the plugin's database.
+       * Keys that encrypt user-provided secrets at rest (AES-256-GCM); never
+       * kept in the database. The first encrypts, the others only decrypt
+       * until `rotate-user-secret-key` has re-encrypted every row with the
+       * first. The environment variable AGENT_PLATFORM_USER_SECRET_KEY
+       * (`<id>:<base64>[,<id>:<base64>...]`, current first) replaces this
+       * list when set.
+       */
+      keys?: Array<{
+        /** Stored beside each ciphertext: 1-64 of `A-Za-z0-9._-`. */
+        id: string;
+        /**
+         * 32 random bytes in base64 (`openssl rand -base64 32`).
+         * @visibility secret
+         */
+        key: string;
+      }>;
+      /**
+       * Deprecated: the single key of the first version (base64 of 32 bytes
+       * or a passphrase, hashed with SHA-256). Used, with key id
+       * `encryptionKey`, when `keys` and the environment variable are
+       * unset, and to upgrade rows written before key ids.
        * @visibility secret
        */
       encryptionKey?: string;

@@ -84,6 +84,17 @@ export function jobNameFor(executionId: string, attempt: number): string {
   return `run-${head ? `${head}-` : ''}${hash}${suffix}`;
 }
 
+/**
+ * The pull policy of an image reference: `IfNotPresent` when pinned by
+ * digest (`image@sha256:...`, immutable), `Always` for a tag (mutable: a
+ * node must not run whatever it cached under that tag).
+ *
+ * @public
+ */
+export function imagePullPolicyFor(image: string): 'Always' | 'IfNotPresent' {
+  return /@sha(256|512):[a-f0-9]+$/.test(image) ? 'IfNotPresent' : 'Always';
+}
+
 /** Options for {@link buildHardenedJob}. @public */
 export interface HardenedJobOptions {
   name: string;
@@ -104,6 +115,7 @@ export interface HardenedJobOptions {
   podAnnotations?: Record<string, string>;
   volumes?: V1Volume[];
   volumeMounts?: V1VolumeMount[];
+  /** Default: {@link imagePullPolicyFor} the image. */
   imagePullPolicy?: string;
   /** Exit codes that fail the Job at once (no retry); default: every non-zero code. */
   failOnExitCodes?: 'any-non-zero' | number[];
@@ -167,7 +179,7 @@ export function buildHardenedJob(o: HardenedJobOptions): V1Job {
             {
               name: container,
               image: o.image,
-              imagePullPolicy: o.imagePullPolicy ?? 'IfNotPresent',
+              imagePullPolicy: o.imagePullPolicy ?? imagePullPolicyFor(o.image),
               command: o.command,
               args: o.args,
               workingDir: '/tmp',
@@ -210,6 +222,7 @@ export interface AgentJobOptions {
   ttlSecondsAfterFinished?: number;
   backoffLimit?: number;
   deadlineGraceSeconds?: number;
+  /** Overrides {@link imagePullPolicyFor} the plan's image when set. */
   imagePullPolicy?: string;
   /** Extra pod annotations (e.g. for a service mesh, or the test cluster's fake kubelet). */
   podAnnotations?: Record<string, string>;

@@ -18,6 +18,8 @@ import { LayerClient } from './services/LayerClient';
 import { PolicyService } from './services/PolicyService';
 import { SecretCipher } from './services/SecretCipher';
 import { StuckRunSweeper } from './services/StuckRunSweeper';
+import { UserSecretService } from './services/UserSecretService';
+import { UserSecretStore } from './database/UserSecretStore';
 
 /**
  * The product control plane: `/api/product-control-plane`.
@@ -48,20 +50,13 @@ export const productControlPlanePlugin = createBackendPlugin({
       async init(deps) {
         const { config, logger } = deps;
         const pcp = config.getOptionalConfig('productControlPlane');
-        const store = await ExecutionStore.create(deps.database);
+        // User-secret keys come from config or the environment, never the DB.
+        const cipher = SecretCipher.fromConfig(config);
+        const store = await ExecutionStore.create(deps.database, {
+          migrationParams: UserSecretService.migrationParams(cipher),
+        });
         const policy = PolicyService.fromConfig(config);
         const layers = new LayerClient(deps.discovery, deps.auth);
-
-        let key = pcp?.getOptionalString('userSecrets.encryptionKey');
-        if (!key) {
-          logger.warn(
-            'productControlPlane.userSecrets.encryptionKey is not set; user secrets are encrypted with a key kept in the plugin database',
-          );
-          key = await store.getOrCreateKey(
-            'user-secrets',
-            SecretCipher.generateKey,
-          );
-        }
 
         deps.permissionsRegistry.addPermissions(agentPlatformPermissions);
 
@@ -83,7 +78,11 @@ export const productControlPlanePlugin = createBackendPlugin({
           permissions: deps.permissions,
           auditor: deps.auditor,
           logger,
-          cipher: new SecretCipher(key),
+          userSecrets: new UserSecretService(
+            new UserSecretStore(store.knex),
+            cipher,
+            logger,
+          ),
           platformSecrets:
             (pcp?.getOptionalConfig('secrets')?.get() as Record<
               string,

@@ -239,6 +239,19 @@ export async function startPlugin(options: {
         data: {
           productControlPlane: {
             secrets: { GITHUB_TOKEN: 'platform-github-token-value' },
+            // Every test agent declares GITHUB_TOKEN: granted to all of them
+            // ('owned' is owned by a user, not the group).
+            platformSecrets: [
+              {
+                name: 'GITHUB_TOKEN',
+                ownerGroups: ['group:default/agent-owners'],
+                agents: ['agent:default/owned'],
+              },
+            ],
+            // The versions test runs bare Docker Hub images (old:1.0.0).
+            images: {
+              allowedRegistries: ['registry.example.com', 'docker.io/library'],
+            },
             userSecrets: { encryptionKey: 'test-key-passphrase' },
             dispatcher: { intervalSeconds: 3600 },
             ...(options.config ?? {}),

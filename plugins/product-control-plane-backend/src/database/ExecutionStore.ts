@@ -212,13 +212,22 @@ export class IllegalTransitionError extends ConflictError {}
 
 /**
  * Knex access to execution records, their audit trail, the outbox, agent
- * versions, admission locks and user secrets.
+ * versions and admission locks (user secrets: `UserSecretStore`).
  */
 export class ExecutionStore {
-  static async create(database: DatabaseService): Promise<ExecutionStore> {
+  /**
+   * `migrationParams` reach the migrations as knex `userParams` (the
+   * user-secret key-id migration needs the configured key).
+   */
+  static async create(
+    database: DatabaseService,
+    options: { migrationParams?: Record<string, unknown> } = {},
+  ): Promise<ExecutionStore> {
     const knex = await database.getClient();
     if (!database.migrations?.skip) {
-      await knex.migrate.latest({ directory: migrationsDir });
+      await knex
+        .withUserParams({ ...knex.userParams, ...options.migrationParams })
+        .migrate.latest({ directory: migrationsDir });
     }
     return new ExecutionStore(knex);
   }
@@ -615,64 +624,6 @@ export class ExecutionStore {
       version: r.version,
       spec: JSON.parse(r.spec_json),
     }));
-  }
-
-  // -- user secrets -----------------------------------------------------------
-
-  async putUserSecret(row: {
-    id: string;
-    userRef: string;
-    agentRef: string;
-    name: string;
-    ciphertext: string;
-  }): Promise<void> {
-    await this.knex('pcp_user_secrets')
-      .insert({
-        id: row.id,
-        user_ref: row.userRef,
-        agent_ref: row.agentRef,
-        name: row.name,
-        ciphertext: row.ciphertext,
-        updated_at: new Date().toISOString(),
-      })
-      .onConflict(['user_ref', 'agent_ref', 'name'])
-      .merge(['ciphertext', 'updated_at']);
-  }
-
-  async deleteUserSecret(
-    userRef: string,
-    agentRef: string,
-    name: string,
-  ): Promise<boolean> {
-    const n = await this.knex('pcp_user_secrets')
-      .where({ user_ref: userRef, agent_ref: agentRef, name })
-      .delete();
-    return n > 0;
-  }
-
-  async listUserSecrets(
-    userRef: string,
-    agentRef: string,
-  ): Promise<Array<{ id: string; name: string; updatedAt: string }>> {
-    const rows = await this.knex('pcp_user_secrets')
-      .where({ user_ref: userRef, agent_ref: agentRef })
-      .orderBy('name')
-      .select('id', 'name', 'updated_at');
-    return rows.map(r => ({ id: r.id, name: r.name, updatedAt: r.updated_at }));
-  }
-
-  async getUserSecretCiphertext(id: string): Promise<string | undefined> {
-    const row = await this.knex('pcp_user_secrets').where('id', id).first();
-    return row?.ciphertext;
-  }
-
-  async getOrCreateKey(id: string, create: () => string): Promise<string> {
-    await this.knex('pcp_keys')
-      .insert({ id, value: create() })
-      .onConflict('id')
-      .ignore();
-    const row = await this.knex('pcp_keys').where('id', id).first();
-    return row.value;
   }
 
   // -- retention --------------------------------------------------------------

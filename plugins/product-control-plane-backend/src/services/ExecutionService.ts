@@ -50,7 +50,7 @@ import { EntitlementError } from './errors';
 import { LayerClient } from './LayerClient';
 import { PolicyService } from './PolicyService';
 import { requestHash } from './requestHash';
-import { SecretCipher } from './SecretCipher';
+import { UserSecretService } from './UserSecretService';
 
 /** A request to run an agent, from any entry point. */
 export interface CreateExecutionRequest {
@@ -157,7 +157,7 @@ export interface ExecutionServiceOptions {
   permissions: PermissionsService;
   auditor?: AuditorService;
   logger: LoggerService;
-  cipher: SecretCipher;
+  userSecrets: UserSecretService;
   platformSecrets: Record<string, string>;
   maxResultBytes: number;
   syncMaxWaitSeconds: number;
@@ -262,7 +262,11 @@ export class ExecutionService {
     }
     this.o.agents.validateInput(resolved, req.input);
     const userSecrets = resolved.spec.secrets?.length
-      ? await this.o.store.listUserSecrets(userRef, agentRef)
+      ? await this.o.userSecrets.listUsable(
+          userRef,
+          agentRef,
+          resolved.spec.secrets,
+        )
       : [];
     const decision = this.o.policy.decide({
       agentRef,
@@ -743,13 +747,7 @@ export class ExecutionService {
     value: string,
   ) {
     const userRef = this.userRefOf(credentials);
-    await this.o.store.putUserSecret({
-      id: crypto.randomUUID(),
-      userRef,
-      agentRef,
-      name,
-      ciphertext: this.o.cipher.encrypt(value),
-    });
+    await this.o.userSecrets.put({ userRef, agentRef, name }, value);
     this.o.logger.info('User secret stored', { agentRef, name, userRef });
   }
 
@@ -759,17 +757,26 @@ export class ExecutionService {
     name: string,
   ) {
     const userRef = this.userRefOf(credentials);
-    if (!(await this.o.store.deleteUserSecret(userRef, agentRef, name))) {
+    if (!(await this.o.userSecrets.delete({ userRef, agentRef, name }))) {
       throw new NotFoundError(`No secret ${name} stored for ${agentRef}`);
     }
   }
 
+  /**
+   * The caller's own secrets for an agent, and the platform secrets granted
+   * to that agent (none when the caller cannot see it).
+   */
   async listSecretNames(credentials: BackstageCredentials, agentRef: string) {
     const userRef = this.userRefOf(credentials);
-    const own = await this.o.store.listUserSecrets(userRef, agentRef);
+    const own = await this.o.userSecrets.list(userRef, agentRef);
+    const entity = await this.o.agents
+      .load(agentRef, credentials)
+      .catch(() => undefined);
     return {
       user: own.map(s => ({ name: s.name, updatedAt: s.updatedAt })),
-      platform: Object.keys(this.o.platformSecrets).sort(),
+      platform: entity
+        ? this.o.policy.platformSecretsFor(agentRef, entity.spec)
+        : [],
     };
   }
 
@@ -791,15 +798,10 @@ export class ExecutionService {
         const value = this.o.platformSecrets[s.name];
         if (value !== undefined) secrets.push({ name: s.name, value });
       } else {
-        const ciphertext = await this.o.store.getUserSecretCiphertext(
+        const own = await this.o.userSecrets.reveal(
           s.ref.replace(/^user:/, ''),
         );
-        if (ciphertext !== undefined) {
-          secrets.push({
-            name: s.name,
-            value: this.o.cipher.decrypt(ciphertext),
-          });
-        }
+        if (own) secrets.push({ name: s.name, value: own.value });
       }
     }
     return secrets;

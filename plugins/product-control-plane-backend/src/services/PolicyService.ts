@@ -12,9 +12,14 @@ import {
 import { Knex } from 'knex';
 import { ExecutionStore } from '../database/ExecutionStore';
 import { PolicyLimitError } from './errors';
+import { ImageAllowList } from './ImageAllowList';
+import { PlatformSecretGrants } from './PlatformSecretGrants';
 import { parseCpu, parseMemory } from './quantity';
 
-/** Policy settings from `productControlPlane.policy` and `.secrets`. */
+/**
+ * Policy settings from `productControlPlane.policy`, `.secrets` with
+ * `.platformSecrets`, and `.images`.
+ */
 export interface PolicySettings {
   defaultAgentConcurrency: number;
   agents: Array<{
@@ -28,7 +33,10 @@ export interface PolicySettings {
   defaultResources: ResourceEnvelope;
   allowedTools: AgentTool[];
   httpAllowHosts: string[];
-  platformSecretNames: string[];
+  /** Which agent may use which platform secret. */
+  platformSecrets: PlatformSecretGrants;
+  /** Which images agents may run. */
+  images: ImageAllowList;
 }
 
 /** What policy grants one run. */
@@ -80,9 +88,8 @@ export class PolicyService {
       },
       allowedTools: allowed,
       httpAllowHosts: tools?.getOptionalStringArray('httpAllowHosts') ?? [],
-      platformSecretNames: Object.keys(
-        config.getOptionalConfig('productControlPlane.secrets')?.get() ?? {},
-      ),
+      platformSecrets: PlatformSecretGrants.fromConfig(config),
+      images: ImageAllowList.fromConfig(config),
     });
   }
 
@@ -104,7 +111,9 @@ export class PolicyService {
 
   /**
    * Decides envelope, tools and secrets of one run, or throws InputError
-   * naming the field that asks for more than allowed.
+   * naming the field that asks for more than allowed, or NotAllowedError
+   * naming an image outside the allow-list or a platform secret the agent is
+   * not granted.
    */
   decide(options: {
     agentRef: string;
@@ -115,6 +124,7 @@ export class PolicyService {
     userSecrets: Array<{ id: string; name: string }>;
   }): PolicyDecision {
     const { spec, plan, requested } = options;
+    this.settings.images.check(spec.runtime.image, options.agentRef);
     const ceiling = this.ceiling(spec, plan);
     const resources: ResourceEnvelope = { ...ceiling };
     if (requested?.cpu !== undefined) {
@@ -172,16 +182,28 @@ export class PolicyService {
       );
 
     const secrets: SecretReference[] = [];
+    const subject = { agentRef: options.agentRef, owner: spec.owner };
     for (const name of spec.secrets ?? []) {
       const own = options.userSecrets.find(s => s.name === name);
       if (own) {
         secrets.push({ name, source: 'user', ref: `user:${own.id}` });
-      } else if (this.settings.platformSecretNames.includes(name)) {
+        continue;
+      }
+      this.settings.platformSecrets.assertGranted(name, subject);
+      if (this.settings.platformSecrets.isGranted(name, subject)) {
         // The infra plane finds platform values by name in its own config.
         secrets.push({ name, source: 'platform', ref: name });
       }
     }
     return { resources, tools, secrets };
+  }
+
+  /** Platform secret names an agent may use (for the secrets listing). */
+  platformSecretsFor(agentRef: string, spec: AgentEntity['spec']): string[] {
+    return this.settings.platformSecrets.grantedTo({
+      agentRef,
+      owner: spec.owner,
+    });
   }
 
   /** The lock rows admission of this subject must hold. */

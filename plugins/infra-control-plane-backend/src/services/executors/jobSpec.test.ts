@@ -1,11 +1,13 @@
 import {
   DEFAULT_EGRESS_PROXY_URL,
   EGRESS_CREDENTIAL_KEY,
+  imagePullPolicyFor,
 } from '@internal/plugin-infra-control-plane-node';
 import { makePlan } from '../../__testUtils__';
 import { platformOrigin } from '../egress';
 import {
   buildAgentJob,
+  buildHardenedJob,
   jobNameFor,
   labelSafe,
   runSecretNameFor,
@@ -94,6 +96,53 @@ describe('buildAgentJob', () => {
       },
       { secret: { name, items: [{ key: 'GH_TOKEN', path: 'GH_TOKEN' }] } },
     ]);
+  });
+
+  describe('image pull policy', () => {
+    const digest = `sha256:${'ab12'.repeat(16)}`;
+    const policyOf = (image: string, imagePullPolicy?: string) =>
+      buildAgentJob(makePlan({ image }), {
+        namespace: 'runs',
+        platformSecretName: 'p',
+        imagePullPolicy,
+      }).spec!.template.spec!.containers[0].imagePullPolicy;
+
+    it('pulls tag references every time (a tag can be moved), digests only if missing', () => {
+      expect(policyOf('registry.example.com/agents/summarizer:1.4.0')).toBe(
+        'Always',
+      );
+      expect(policyOf('registry.example.com/agents/summarizer')).toBe('Always');
+      expect(policyOf('registry.example.com:5000/agents/x:latest')).toBe(
+        'Always',
+      );
+      expect(policyOf(`registry.example.com/agents/summarizer@${digest}`)).toBe(
+        'IfNotPresent',
+      );
+      expect(
+        policyOf(`registry.example.com/agents/summarizer:1.4.0@${digest}`),
+      ).toBe('IfNotPresent');
+    });
+
+    it('keeps an explicitly configured policy', () => {
+      expect(policyOf('registry.example.com/agents/x:1.0.0', 'Never')).toBe(
+        'Never',
+      );
+    });
+
+    it('applies the same default to hardened Jobs built directly', () => {
+      const job = (image: string) =>
+        buildHardenedJob({
+          name: 'j',
+          namespace: 'runs',
+          image,
+          cpu: '100m',
+          memory: '64Mi',
+          deadlineSeconds: 60,
+        }).spec!.template.spec!.containers[0].imagePullPolicy;
+      expect(job('busybox:1.36')).toBe('Always');
+      expect(job(`busybox@${digest}`)).toBe('IfNotPresent');
+      expect(imagePullPolicyFor(`busybox@${digest}`)).toBe('IfNotPresent');
+    });
   });
 
   it('labels with label-safe values and keeps the full refs in annotations', () => {
