@@ -6,7 +6,7 @@ import {
   fetchApiRef,
 } from '@backstage/core-plugin-api';
 import { marketplaceApiRef, MarketplaceClient } from './api';
-import { rootRouteRef } from './routes';
+import { listingRouteRef, rootRouteRef } from './routes';
 
 /** @public */
 export const marketplacePlugin = createPlugin({
@@ -18,14 +18,15 @@ export const marketplacePlugin = createPlugin({
       factory: deps => new MarketplaceClient(deps),
     }),
   ],
-  routes: { root: rootRouteRef },
+  routes: { root: rootRouteRef, listing: listingRouteRef },
 });
 
 /** Discovery, listing, "My agents" and publishing pages under one route. @public */
 export const MarketplacePage = marketplacePlugin.provide(
   createRoutableExtension({
     name: 'MarketplacePage',
-    component: () => import('./components/MarketplacePage').then(m => m.MarketplacePage),
+    component: () =>
+      import('./components/MarketplacePage').then(m => m.MarketplacePage),
     mountPoint: rootRouteRef,
   }),
 );

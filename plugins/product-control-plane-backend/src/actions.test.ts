@@ -101,6 +101,24 @@ describe('actions for AI clients', () => {
         credentials,
       }),
     ).rejects.toThrow(/preview/);
+    // An entitlement refusal is an answer in the server's words (MCP clients
+    // see it), not a bare "Request failed with 403".
+    const refused = await registry.invoke({
+      id: 'test:run-agent',
+      input: {
+        agentRef: 'agent:default/summarizer',
+        input: { text: 'a' },
+        plan: 'gold',
+      },
+      credentials,
+    });
+    expect(refused.output).toEqual({
+      agentRef: 'agent:default/summarizer',
+      refused: {
+        code: 'plan-not-found',
+        message: 'No plan gold [plan-not-found]',
+      },
+    });
     // Someone else cannot read mia's run.
     await expect(
       registry.invoke({

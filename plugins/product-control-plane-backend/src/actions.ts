@@ -3,6 +3,7 @@ import { ActionsRegistryService } from '@backstage/backend-plugin-api/alpha';
 import { stringifyEntityRef } from '@backstage/catalog-model';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import { AGENT_KIND, AgentEntity } from '@internal/plugin-agents-common';
+import { EntitlementError, PolicyLimitError } from './services/errors';
 import { ExecutionService, toView } from './services/ExecutionService';
 
 /**
@@ -97,26 +98,51 @@ export function registerActions(options: {
         }),
       output: z =>
         z.object({
-          id: z.string(),
-          state: z.string(),
+          id: z.string().optional(),
+          state: z.string().optional(),
           agentRef: z.string(),
-          agentVersion: z.string(),
+          agentVersion: z.string().optional(),
           result: z.unknown().optional(),
           message: z.string().optional(),
+          refused: z
+            .object({ code: z.string(), message: z.string() })
+            .optional()
+            .describe(
+              'Set when the platform refused the run: the reason in words and its code (e.g. not-entitled: acquire a plan in the marketplace; holder-concurrency: wait for a running run)',
+            ),
         }),
     },
     action: async ({ input, credentials }) => {
-      const { record } = await executions.create(
-        {
-          agentRef: input.agentRef,
-          input: input.input as any,
-          version: input.version,
-          plan: input.plan,
-          mode: input.mode,
-          idempotencyKey: input.idempotencyKey,
-        },
-        credentials,
-      );
+      let created;
+      try {
+        created = await executions.create(
+          {
+            agentRef: input.agentRef,
+            input: input.input as any,
+            version: input.version,
+            plan: input.plan,
+            mode: input.mode,
+            idempotencyKey: input.idempotencyKey,
+          },
+          credentials,
+        );
+      } catch (error) {
+        // A refusal is an answer for the client, in the server's words; the
+        // actions registry would reduce a thrown one to its HTTP status.
+        if (
+          error instanceof EntitlementError ||
+          error instanceof PolicyLimitError
+        ) {
+          return {
+            output: {
+              agentRef: input.agentRef,
+              refused: { code: error.code, message: error.message },
+            },
+          };
+        }
+        throw error;
+      }
+      const { record } = created;
       const current =
         input.mode === 'sync'
           ? await executions.waitForTerminal(record.id)

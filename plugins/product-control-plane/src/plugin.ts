@@ -7,6 +7,7 @@ import {
 } from '@backstage/core-plugin-api';
 import { productControlPlaneApiRef } from './api/ProductControlPlaneApi';
 import { ProductControlPlaneClient } from './api/ProductControlPlaneClient';
+import { marketplaceListingRouteRef } from './routes';
 
 /** The product control plane frontend plugin. @public */
 export const productControlPlanePlugin = createPlugin({
@@ -18,6 +19,7 @@ export const productControlPlanePlugin = createPlugin({
       factory: deps => new ProductControlPlaneClient(deps),
     }),
   ],
+  externalRoutes: { marketplaceListing: marketplaceListingRouteRef },
 });
 
 /**

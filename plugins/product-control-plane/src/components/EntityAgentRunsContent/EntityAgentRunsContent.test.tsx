@@ -16,6 +16,8 @@ import {
   productControlPlaneApiRef,
 } from '../../api/ProductControlPlaneApi';
 import { Execution } from '../../api/types';
+import { marketplaceListingRouteRef } from '../../routes';
+import { ResponseError } from '@backstage/errors';
 import { EntityAgentRunsContent } from './EntityAgentRunsContent';
 
 const entity: AgentEntity = {
@@ -124,7 +126,33 @@ async function render(
         </EntityProvider>
       </TestApiProvider>
     </SWRConfig>,
-    { routeEntries: [path] },
+    {
+      routeEntries: [path],
+      mountedRoutes: {
+        '/marketplace/agents/:namespace/:name': marketplaceListingRouteRef,
+      },
+    },
+  );
+}
+
+/** The error the client throws for a refusal answered with the platform's JSON body. */
+function refusal(status: number, name: string, message: string) {
+  return ResponseError.fromResponse(
+    new Response(
+      JSON.stringify({
+        error: { name, message },
+        request: {
+          method: 'POST',
+          url: '/api/product-control-plane/executions',
+        },
+        response: { statusCode: status },
+      }),
+      {
+        status,
+        statusText: status === 403 ? 'Forbidden' : 'Too Many Requests',
+        headers: { 'content-type': 'application/json' },
+      },
+    ),
   );
 }
 
@@ -166,6 +194,49 @@ describe('EntityAgentRunsContent', () => {
         plan: 'free',
       }),
     );
+  });
+
+  it("shows the server's reason for a refusal, with a link to acquire a plan", async () => {
+    const api = makeApi();
+    const reason =
+      'user:default/ada holds no entitlement for agent:default/summarizer on plan "free" [not-entitled]';
+    api.createExecution.mockRejectedValue(
+      await refusal(403, 'EntitlementError', reason),
+    );
+    await render(api, true);
+    await userEvent.type(
+      await screen.findByLabelText(/Text to summarize/),
+      'x',
+    );
+    await userEvent.click(screen.getByRole('button', { name: 'Start run' }));
+    expect(await screen.findByText(/Run refused/)).toBeInTheDocument();
+    expect(screen.getByText(reason)).toBeInTheDocument();
+    expect(screen.queryByText(/Request failed with/)).not.toBeInTheDocument();
+    expect(
+      screen.getByRole('link', { name: 'Acquire a plan for this agent' }),
+    ).toHaveAttribute('href', '/marketplace/agents/default/summarizer');
+  });
+
+  it('explains a concurrency refusal in words, without an acquire link', async () => {
+    const api = makeApi();
+    const reason =
+      'Plan free allows 1 concurrent runs per holder; 1 running [holder-concurrency]';
+    api.createExecution.mockRejectedValue(
+      await refusal(429, 'PolicyLimitError', reason),
+    );
+    await render(api, true);
+    await userEvent.type(
+      await screen.findByLabelText(/Text to summarize/),
+      'x',
+    );
+    await userEvent.click(screen.getByRole('button', { name: 'Start run' }));
+    expect(await screen.findByText(reason)).toBeInTheDocument();
+    expect(
+      screen.getByText(/All the concurrent runs your plan allows are in use/),
+    ).toBeInTheDocument();
+    expect(
+      screen.queryByRole('link', { name: 'Acquire a plan for this agent' }),
+    ).not.toBeInTheDocument();
   });
 
   it('hides the run form without the create permission', async () => {

@@ -9,8 +9,8 @@ import InputLabel from '@material-ui/core/InputLabel';
 import MenuItem from '@material-ui/core/MenuItem';
 import Select from '@material-ui/core/Select';
 import Typography from '@material-ui/core/Typography';
-import { InfoCard } from '@backstage/core-components';
-import { useApi, alertApiRef } from '@backstage/core-plugin-api';
+import { InfoCard, Link, WarningPanel } from '@backstage/core-components';
+import { useApi, useRouteRef } from '@backstage/core-plugin-api';
 import { JsonObject } from '@backstage/types';
 import { stringifyEntityRef } from '@backstage/catalog-model';
 import {
@@ -20,6 +20,13 @@ import {
 } from '@internal/plugin-agents-common';
 import { productControlPlaneApiRef } from '../../api/ProductControlPlaneApi';
 import { Execution } from '../../api/types';
+import {
+  Refusal,
+  isConcurrencyRefusal,
+  isEntitlementRefusal,
+  refusalOf,
+} from '../../api/refusal';
+import { marketplaceListingRouteRef } from '../../routes';
 
 /**
  * The run form: fields generated from the agent's input schema, plus mode
@@ -32,7 +39,8 @@ export function RunForm(props: {
 }) {
   const { entity } = props;
   const api = useApi(productControlPlaneApiRef);
-  const alertApi = useApi(alertApiRef);
+  const listingLink = useRouteRef(marketplaceListingRouteRef);
+  const [refusal, setRefusal] = useState<Refusal>();
   const plans = entity.spec.marketplace?.plans ?? [];
   const [plan, setPlan] = useState<string>(plans[0]?.name ?? '');
   const [mode, setMode] = useState<'async' | 'sync'>('async');
@@ -41,6 +49,7 @@ export function RunForm(props: {
 
   const submit = async (input: JsonObject) => {
     setSubmitting(true);
+    setRefusal(undefined);
     try {
       const execution = await api.createExecution({
         agentRef: stringifyEntityRef(entity),
@@ -50,10 +59,7 @@ export function RunForm(props: {
       });
       props.onStarted(execution);
     } catch (e) {
-      alertApi.post({
-        message: `Run refused: ${(e as Error).message}`,
-        severity: 'error',
-      });
+      setRefusal(refusalOf(e));
     } finally {
       setSubmitting(false);
     }
@@ -96,6 +102,33 @@ export function RunForm(props: {
             </Select>
           </FormControl>
         </Grid>
+        {refusal && (
+          <Grid item xs={12}>
+            <WarningPanel
+              severity="error"
+              title="Run refused"
+              message={refusal.message}
+              defaultExpanded
+            >
+              {isEntitlementRefusal(refusal) && listingLink && (
+                <Link
+                  to={listingLink({
+                    namespace: entity.metadata.namespace ?? 'default',
+                    name: entity.metadata.name,
+                  })}
+                >
+                  Acquire a plan for this agent
+                </Link>
+              )}
+              {isConcurrencyRefusal(refusal) && (
+                <Typography variant="body2">
+                  All the concurrent runs your plan allows are in use: wait for
+                  one of the runs listed below to end, or cancel one.
+                </Typography>
+              )}
+            </WarningPanel>
+          </Grid>
+        )}
         <Grid item xs={12}>
           <Typography variant="subtitle2">Input</Typography>
           <Form
