@@ -1,7 +1,14 @@
 import { HttpAuthService, LoggerService } from '@backstage/backend-plugin-api';
-import { InputError } from '@backstage/errors';
-import { ExecutionPlan } from '@internal/plugin-agents-common';
-import express from 'express';
+import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
+import {
+  entityRefProblem,
+  ExecutionPlan,
+  jsonDepthProblem,
+  parseFlatQuery,
+  peerRefusal,
+  PRODUCT_CONTROL_PLANE_PLUGIN_ID,
+} from '@internal/plugin-agents-common';
+import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import { z } from 'zod';
 import { ExecutionRecord, ExecutionStore } from './database/ExecutionStore';
@@ -9,7 +16,12 @@ import { CapacityService } from './services/CapacityService';
 import { ExecutionManager } from './services/ExecutionManager';
 import { AgentExecutor } from './services/executors/types';
 
-const quantity = z.string().regex(/^\d+(\.\d+)?([a-zA-Z]{1,2})?$/, 'a Kubernetes quantity, e.g. 250m or 128Mi');
+const quantity = z
+  .string()
+  .regex(
+    /^\d+(\.\d+)?([a-zA-Z]{1,2})?$/,
+    'a Kubernetes quantity, e.g. 250m or 128Mi',
+  );
 
 /** zod schema of the ExecutionPlan contract. */
 export const executionPlanSchema = z.object({
@@ -34,7 +46,9 @@ export const executionPlanSchema = z.object({
   ),
   secrets: z.array(
     z.object({
-      name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment-style name'),
+      name: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment-style name'),
       source: z.enum(['platform', 'user']),
       ref: z.string().min(1).max(253),
     }),
@@ -98,27 +112,51 @@ export async function createRouter(
   const { httpAuth, manager, store, executor, capacity } = options;
   const router = Router();
   router.use(express.json({ limit: '2mb' }));
+  router.use((req, _res, next) => {
+    // Flat string values only: `?agentRef[toString]=x` is a plain key.
+    (req as { query: unknown }).query = parseFlatQuery(req.url);
+    const problem = jsonDepthProblem(req.body, 'request body');
+    if (problem) throw new InputError(problem);
+    next();
+  });
+
+  /** Runs are the product control plane's to submit, read and cancel (403 names it). */
+  const productControlPlaneOnly = async (req: Request) => {
+    const credentials = await httpAuth.credentials(req, {
+      allow: ['user', 'service'],
+    });
+    const refusal = peerRefusal(
+      credentials.principal,
+      `${req.method} ${req.baseUrl}${req.route.path}`,
+      [PRODUCT_CONTROL_PLANE_PLUGIN_ID],
+    );
+    if (refusal) throw new NotAllowedError(refusal);
+  };
 
   router.post('/executions', async (req, res) => {
-    await httpAuth.credentials(req, { allow: ['service'] });
-    const plan = parse(executionPlanSchema, req.body, 'execution plan') as ExecutionPlan;
+    await productControlPlaneOnly(req);
+    const plan = parse(
+      executionPlanSchema,
+      req.body,
+      'execution plan',
+    ) as ExecutionPlan;
     const { record, created } = await manager.submit(plan);
     res.status(created ? 202 : 200).json(executionView(record));
   });
 
   router.get('/executions/:id', async (req, res) => {
-    await httpAuth.credentials(req, { allow: ['service'] });
+    await productControlPlaneOnly(req);
     res.json(executionView(await manager.get(req.params.id)));
   });
 
   router.post('/executions/:id/cancel', async (req, res) => {
-    await httpAuth.credentials(req, { allow: ['service'] });
+    await productControlPlaneOnly(req);
     const record = await manager.cancel(req.params.id);
     res.status(202).json(executionView(record));
   });
 
   router.get('/executions/:id/logs', async (req, res) => {
-    await httpAuth.credentials(req, { allow: ['service'] });
+    await productControlPlaneOnly(req);
     const query = parse(
       z.object({
         after: z.coerce.number().int().min(0).optional(),
@@ -154,16 +192,41 @@ export async function createRouter(
     res.status(ready ? 200 : 503).json({
       status: ready ? 'ok' : 'unavailable',
       liveness: { ok: true },
-      readiness: { ok: ready, database, executor: { kind: executor.kind, ...exec } },
+      readiness: {
+        ok: ready,
+        database,
+        executor: { kind: executor.kind, ...exec },
+      },
       pendingUpdates: await store.pendingUpdateCount().catch(() => undefined),
     });
   });
 
   router.get('/capacity', async (req, res) => {
     await httpAuth.credentials(req, { allow: ['service', 'user'] });
-    const raw = req.query.agentRef;
-    const refs = ([] as unknown[]).concat(raw ?? []).map(String);
-    res.json(await capacity.report(refs));
+    const { agentRef } = parse(
+      z.object({
+        agentRef: z
+          .union([z.string(), z.array(z.string()).max(1000)])
+          .optional()
+          .transform(v => ([] as string[]).concat(v ?? []))
+          .pipe(
+            z.array(
+              z.string().superRefine((ref, ctx) => {
+                const problem = entityRefProblem(ref, 'agent');
+                if (problem) ctx.addIssue({ code: 'custom', message: problem });
+              }),
+            ),
+          ),
+      }),
+      req.query,
+      'capacity query',
+    );
+    res.json(await capacity.report(agentRef));
+  });
+
+  // Anything else is a 404 that says so (instead of an empty body).
+  router.use((req: express.Request) => {
+    throw new NotFoundError(`No route ${req.method} ${req.baseUrl}${req.path}`);
   });
 
   return router;

@@ -3,6 +3,7 @@ import {
   coreServices,
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
+import { mockCredentials } from '@backstage/backend-test-utils';
 import { ExecutionPlan, ExecutionUpdate } from '@internal/plugin-agents-common';
 import express from 'express';
 import Router from 'express-promise-router';
@@ -126,3 +127,10 @@ export function makePlan(
     ...overrides,
   };
 }
+
+/** The service token another plugin's auth service would send to this one. */
+export const pluginHeader = (pluginId: string) =>
+  mockCredentials.service.header({
+    onBehalfOf: mockCredentials.service(`plugin:${pluginId}`),
+    targetPluginId: 'infra-control-plane',
+  });
