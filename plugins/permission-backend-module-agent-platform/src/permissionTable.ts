@@ -78,7 +78,7 @@ export const ACCESS_DESCRIPTIONS: Record<
     rule: '`IS_ENTITY_OWNER` (catalog) with the caller claims',
   },
   'own-entities-or-locations': {
-    owners: 'their own entities',
+    owners: 'their own entities and Location entities',
     users: 'Location entities only',
     rule: '`IS_ENTITY_OWNER` or `IS_ENTITY_KIND` Location (catalog); `publish:local` refreshes the generated-agents location as the user',
   },

@@ -11,6 +11,14 @@ export const PERMISSION_TABLE_MARKERS = {
   end: '<!-- permission-table:end -->',
 } as const;
 
+/** The conditional accesses of a row, named as in the conditions list. */
+function conditionOf(...accesses: Access[]): string {
+  const conditional = [
+    ...new Set(accesses.filter(a => a !== 'allow' && a !== 'deny')),
+  ];
+  return conditional.map(a => `\`${a}\``).join(', ') || '-';
+}
+
 function admins(access: Access): string {
   return ACCESS_DESCRIPTIONS[access].users;
 }
@@ -23,8 +31,8 @@ function admins(access: Access): string {
  */
 export function renderPermissionTable(): string {
   const lines = [
-    '| permission | defined by | platform admins | owners | other signed-in users | unauthenticated | note |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| permission | defined by | platform admins | owners | other signed-in users | unauthenticated | condition | note |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...PERMISSION_TABLE.map(row =>
       [
         `\`${row.name}\``,
@@ -33,6 +41,7 @@ export function renderPermissionTable(): string {
         ACCESS_DESCRIPTIONS[row.users].owners,
         ACCESS_DESCRIPTIONS[row.users].users,
         'no',
+        conditionOf(row.admins, row.users),
         row.note,
       ].join(' | '),
     ).map(line => `| ${line} |`),
