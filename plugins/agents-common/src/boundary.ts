@@ -25,12 +25,19 @@ export function peerRefusal(
   peerPluginIds: string[],
 ): string | undefined {
   const allowed = peerPluginIds.map(pluginSubject);
-  if (principal.type === 'service' && allowed.includes(String(principal.subject))) {
+  if (
+    principal.type === 'service' &&
+    allowed.includes(String(principal.subject))
+  ) {
     return undefined;
   }
   const caller =
-    principal.type === 'service' ? String(principal.subject) : `a ${principal.type} principal`;
-  return `${route} may only be called by ${allowed.join(' or ')}, not by ${caller}`;
+    principal.type === 'service'
+      ? String(principal.subject)
+      : `a ${principal.type} principal`;
+  return `${route} may only be called by ${allowed.join(
+    ' or ',
+  )}, not by ${caller}`;
 }
 
 /**
@@ -63,13 +70,15 @@ export function parseFlatQuery(url: string): Record<string, string | string[]> {
 export const MAX_JSON_DEPTH = 64;
 
 /**
- * Why a JSON value nests too deep, or undefined. Iterative, so it is safe on
- * any input that `JSON.parse` accepted (deep input would overflow the stack of
- * recursive code such as `JSON.stringify` or a validator).
+ * Why a JSON value cannot be taken in, or undefined: nesting deeper than
+ * `maxDepth`, or a NUL character in a string or key (PostgreSQL refuses it
+ * in text and jsonb). Iterative, so it is safe on any input `JSON.parse`
+ * accepted (deep input overflows the stack of recursive code such as
+ * `JSON.stringify` or a validator).
  *
  * @public
  */
-export function jsonDepthProblem(
+export function jsonInputProblem(
   value: unknown,
   what: string,
   maxDepth = MAX_JSON_DEPTH,
@@ -77,13 +86,31 @@ export function jsonDepthProblem(
   const stack: Array<[unknown, number]> = [[value, 0]];
   while (stack.length) {
     const [current, depth] = stack.pop()!;
+    if (typeof current === 'string' && current.includes('\0')) {
+      return `${what} contains a NUL character`;
+    }
     if (current === null || typeof current !== 'object') continue;
     if (depth >= maxDepth) {
       return `${what} nests deeper than ${maxDepth} levels`;
     }
-    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+    for (const [key, child] of Object.entries(current)) {
+      if (key.includes('\0')) return `${what} contains a NUL character`;
+      stack.push([child, depth + 1]);
+    }
   }
   return undefined;
+}
+
+/**
+ * Why a request URL cannot be taken in, or undefined: a NUL character in its
+ * path or query (raw or `%00`), which no route means and PostgreSQL refuses.
+ *
+ * @public
+ */
+export function urlInputProblem(url: string): string | undefined {
+  return /%00|\0/i.test(url)
+    ? 'the URL contains a NUL character (%00)'
+    : undefined;
 }
 
 const validators = makeValidator();
@@ -100,12 +127,14 @@ export function entityRefPartsProblem(
   namespace: string,
   name: string,
 ): string | undefined {
-  if (!validators.isValidKind(kind)) return `kind "${kind}" is not a valid entity kind`;
+  if (!validators.isValidKind(kind))
+    return `kind "${kind}" is not a valid entity kind`;
   // Refs are case-insensitive; the catalog's namespace rule is lower-case.
   if (!validators.isValidNamespace(namespace.toLocaleLowerCase('en-US'))) {
     return `namespace "${namespace}" is not a valid entity namespace`;
   }
-  if (!validators.isValidEntityName(name)) return `name "${name}" is not a valid entity name`;
+  if (!validators.isValidEntityName(name))
+    return `name "${name}" is not a valid entity name`;
   return undefined;
 }
 
@@ -115,12 +144,16 @@ export function entityRefPartsProblem(
  *
  * @public
  */
-export function entityRefProblem(ref: string, defaultKind: string): string | undefined {
+export function entityRefProblem(
+  ref: string,
+  defaultKind: string,
+): string | undefined {
   const colon = ref.indexOf(':');
   const kind = colon >= 0 ? ref.slice(0, colon) : defaultKind;
   const rest = colon >= 0 ? ref.slice(colon + 1) : ref;
   const parts = rest.split('/');
-  if (parts.length > 2) return `"${ref}" is not an entity ref like kind:namespace/name`;
+  if (parts.length > 2)
+    return `"${ref}" is not an entity ref like kind:namespace/name`;
   const [namespace, name] = parts.length === 2 ? parts : ['default', parts[0]];
   return entityRefPartsProblem(kind, namespace, name);
 }

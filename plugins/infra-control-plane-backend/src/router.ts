@@ -3,8 +3,9 @@ import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
 import {
   entityRefProblem,
   ExecutionPlan,
-  jsonDepthProblem,
+  jsonInputProblem,
   parseFlatQuery,
+  urlInputProblem,
   peerRefusal,
   PRODUCT_CONTROL_PLANE_PLUGIN_ID,
 } from '@internal/plugin-agents-common';
@@ -115,7 +116,8 @@ export async function createRouter(
   router.use((req, _res, next) => {
     // Flat string values only: `?agentRef[toString]=x` is a plain key.
     (req as { query: unknown }).query = parseFlatQuery(req.url);
-    const problem = jsonDepthProblem(req.body, 'request body');
+    const problem =
+      urlInputProblem(req.url) ?? jsonInputProblem(req.body, 'request body');
     if (problem) throw new InputError(problem);
     next();
   });

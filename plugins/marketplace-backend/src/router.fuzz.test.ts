@@ -255,6 +255,29 @@ describe.each(databases.eachSupportedId())(
       await backend?.stop();
     });
 
+    it.each(['tags[toString]=x', 'toString=x', 'tags[__proto__][a]=1'])(
+      'answers GET /agents?%s without a token as a plain unknown key',
+      async search => {
+        const res = await request(server).get(
+          `/api/marketplace/agents?${search}`,
+        );
+        expect(res.status).toBe(200);
+      },
+    );
+
+    it.each(['%20', '%2F', '..%2F', '..', 'a'.repeat(64)])(
+      'refuses the agent name "%s" with a 400 naming it',
+      async name => {
+        const res = await request(server).get(
+          `/api/marketplace/agents/default/${name}`,
+        );
+        expect(res.status).toBe(400);
+        expect(res.body.error.message).toContain(
+          `name "${decodeURIComponent(name)}" is not a valid entity name`,
+        );
+      },
+    );
+
     it(`answers ${RUNS} malformed requests below 500, naming the problem of every 4xx (seed ${SEED})`, async () => {
       const auth: Record<string, string | undefined> = {
         none: undefined,

@@ -11,8 +11,9 @@ import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
 import {
   entityRefPartsProblem,
   entityRefProblem,
-  jsonDepthProblem,
+  jsonInputProblem,
   parseFlatQuery,
+  urlInputProblem,
   peerRefusal,
   PRODUCT_CONTROL_PLANE_PLUGIN_ID,
   TERMINAL_EXECUTION_STATES,
@@ -124,7 +125,8 @@ export async function createRouter(options: {
   router.use((req, _res, next) => {
     // Flat string values only: `?tags[toString]=x` is the key "tags[toString]".
     (req as { query: unknown }).query = parseFlatQuery(req.url);
-    const problem = jsonDepthProblem(req.body, 'request body');
+    const problem =
+      urlInputProblem(req.url) ?? jsonInputProblem(req.body, 'request body');
     if (problem) throw new InputError(problem);
     next();
   });

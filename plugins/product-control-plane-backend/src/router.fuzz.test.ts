@@ -1,4 +1,3 @@
-import { mockCredentials } from '@backstage/backend-test-utils';
 import { createTestDatabases } from '@internal/test-helpers';
 import fc from 'fast-check';
 import request from 'supertest';
@@ -273,6 +272,17 @@ describe.each(databases.eachSupportedId())(
         .send(deepInput);
       expect(res.status).toBe(400);
       expect(res.body.error.message).toContain('nests deeper than 64 levels');
+    });
+
+    it('refuses a NUL character in the URL or the body with a 400 (PostgreSQL refuses it in text)', async () => {
+      const inUrl = await request(server)
+        .get(`${API}/executions/%00`)
+        .set('authorization', userHeader('alice'));
+      const inBody = await create({ ...valid, input: { text: 'a\u0000b' } });
+      for (const res of [inUrl, inBody]) {
+        expect(res.status).toBe(400);
+        expect(res.body.error.message).toContain('NUL character');
+      }
     });
 
     it('refuses query keys named like object methods and bad secret refs with a 400', async () => {

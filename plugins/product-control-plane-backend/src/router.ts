@@ -5,8 +5,9 @@ import {
   ExecutionViewPage,
   INFRA_CONTROL_PLANE_PLUGIN_ID,
   isTerminalExecutionState,
-  jsonDepthProblem,
+  jsonInputProblem,
   parseFlatQuery,
+  urlInputProblem,
   peerRefusal,
 } from '@internal/plugin-agents-common';
 import express, { Request } from 'express';
@@ -43,7 +44,8 @@ export async function createRouter(
   router.use((req, _res, next) => {
     // Flat string values only: `?state[toString]=x` is a plain key.
     (req as { query: unknown }).query = parseFlatQuery(req.url);
-    const problem = jsonDepthProblem(req.body, 'request body');
+    const problem =
+      urlInputProblem(req.url) ?? jsonInputProblem(req.body, 'request body');
     if (problem) throw new InputError(problem);
     next();
   });
