@@ -64,17 +64,17 @@ export const infraControlPlanePlugin = createBackendPlugin({
       }) {
         const store = await ExecutionStore.create(database);
         const secrets = new SecretResolver(config);
-        secrets.setUserResolver(
-          userResolver ??
-            new ProductControlPlaneSecretResolver({ auth, discovery }),
-        );
+        const pcpClient = new ProductControlPlaneSecretResolver({
+          auth,
+          discovery,
+        });
+        secrets.setUserResolver(userResolver ?? pcpClient);
         const delivery = new UpdateDelivery({ store, auth, discovery, logger });
         // eslint-disable-next-line prefer-const
         let manager: ExecutionManager;
         const egress = await createPlatformEgress({
           config,
           logger,
-          auth,
           discovery,
           onDecision: decision => {
             if (!decision.executionId) return;
@@ -90,6 +90,7 @@ export const infraControlPlanePlugin = createBackendPlugin({
                 }),
               );
           },
+          catalogAccess: id => pcpClient.catalogAccess(id),
           onRunSecret: (id, value) => manager.addSecretValue(id, value),
         });
         const executor = await createExecutor({

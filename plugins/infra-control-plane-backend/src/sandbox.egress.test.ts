@@ -12,6 +12,7 @@ import {
   coreServices,
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
+import { mockCredentials } from '@backstage/backend-test-utils';
 import Router from 'express-promise-router';
 import { agentDir, makePlan } from './__testUtils__';
 import { startLocalPlane } from './__testUtils__/localPlane';
@@ -31,7 +32,7 @@ function listen(host: string, handler: http.RequestListener) {
   });
 }
 
-/** A catalog stand-in that answers only callers with a valid service token. */
+/** A catalog stand-in that answers only users (records who asked). */
 function fakeCatalog(seen: string[]) {
   return createBackendPlugin({
     pluginId: 'catalog',
@@ -44,10 +45,11 @@ function fakeCatalog(seen: string[]) {
         async init({ httpRouter, httpAuth }) {
           const router = Router();
           router.get('/entities/by-query', async (req, res) => {
+            // As the catalog does: the caller's own identity decides.
             const credentials = await httpAuth.credentials(req, {
-              allow: ['service'],
+              allow: ['user'],
             });
-            seen.push(credentials.principal.subject);
+            seen.push(credentials.principal.userEntityRef);
             res.json({
               items: [
                 { kind: 'Component', metadata: { name: 'bare' }, spec: {} },
@@ -192,29 +194,54 @@ describe('example agents and egress in the local sandbox', () => {
     expect(llmAuth).toContain(`Bearer ${LLM_KEY}`);
   });
 
-  it('catalog-health reads the catalog through the proxy with a token it never holds', async () => {
+  it('catalog-health reads the catalog as its requester, through the proxy, with a token it never holds', async () => {
+    const plan = example('catalog-health', {
+      input: { kinds: ['Component', 'Agent'] },
+      tools: [{ name: 'catalog' }],
+    });
+    plane.pcp.catalogTokens.set(
+      plan.executionId,
+      mockCredentials.user.token('user:default/grace'),
+    );
+    const done = await finished(plan);
+    expect(done).toMatchObject({ state: 'succeeded', result: { checked: 2 } });
+    expect(catalogCallers).toEqual(['user:default/grace']);
+
+    const raw = makePlan({
+      agentRef: 'agent:default/attack-egress-raw',
+      codeDir: path.join(__dirname, '__fixtures__/attacks/egress-raw'),
+      outputSchema: undefined,
+      secrets: [],
+      tools: [{ name: 'catalog' }],
+      input: {
+        targets: ['http://catalog.platform.internal/entities/by-query'],
+      },
+    });
+    plane.pcp.catalogTokens.set(
+      raw.executionId,
+      mockCredentials.user.token('user:default/grace'),
+    );
+    const rawDone = await finished(raw);
+    expect(rawDone.state).toBe('succeeded');
+    expect((rawDone.result as any).catalogTokenInEnv).toBe(false);
+    expect(
+      (rawDone.result as any).results[
+        'http://catalog.platform.internal/entities/by-query'
+      ],
+    ).toMatchObject({ status: 200 });
+  });
+
+  it('gives a run without a requester token no catalog access at all', async () => {
+    const before = catalogCallers.length;
     const done = await finished(
       example('catalog-health', {
-        input: { kinds: ['Component', 'Agent'] },
+        input: { kinds: ['Component'] },
         tools: [{ name: 'catalog' }],
       }),
     );
-    expect(done).toMatchObject({ state: 'succeeded', result: { checked: 2 } });
-    expect(catalogCallers).toEqual(['plugin:infra-control-plane']);
-    const raw = await finished(
-      makePlan({
-        agentRef: 'agent:default/attack-egress-raw',
-        codeDir: path.join(__dirname, '__fixtures__/attacks/egress-raw'),
-        outputSchema: undefined,
-        secrets: [],
-        tools: [{ name: 'catalog' }],
-        input: {
-          targets: ['http://catalog.platform.internal/entities/by-query'],
-        },
-      }),
-    );
-    expect(raw.state).toBe('succeeded');
-    expect((raw.result as any).catalogTokenInEnv).toBe(false);
+    expect(done).toMatchObject({ state: 'failed', exitReason: 'tool-denied' });
+    expect(done.message).toMatch(/this run has no catalog access/);
+    expect(catalogCallers.length).toBe(before);
   });
 
   it('refuses, and records as tool-denied: a host not on the list, a name resolving to loopback, another port, an ungranted route, a redirect to a private address', async () => {

@@ -37,6 +37,8 @@ export function createFakeProductControlPlane() {
   const received: ExecutionUpdate[] = [];
   const state = { failNext: 0, refused: 0, unauthenticated: 0 };
   const userSecrets = new Map<string, Array<{ name: string; value: string }>>();
+  /** executionId -> the requester's catalog token the product control plane keeps. */
+  const catalogTokens = new Map<string, string>();
   const plugin = createBackendPlugin({
     pluginId: 'product-control-plane',
     register(env) {
@@ -73,12 +75,29 @@ export function createFakeProductControlPlane() {
             }
             res.json({ secrets });
           });
+          router.get(
+            '/internal/executions/:id/catalog-token',
+            async (req, res) => {
+              await httpAuth.credentials(req, { allow: ['service'] });
+              const token = catalogTokens.get(req.params.id);
+              if (!token) {
+                res
+                  .status(404)
+                  .json({ error: { message: 'no catalog access' } });
+                return;
+              }
+              res.json({
+                token,
+                expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+              });
+            },
+          );
           httpRouter.use(router);
         },
       });
     },
   });
-  return { plugin, received, state, userSecrets };
+  return { plugin, received, state, userSecrets, catalogTokens };
 }
 
 /** Updates received for one execution, in order. */

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import {
-  AuthService,
   DiscoveryService,
   LoggerService,
   RootConfigService,
@@ -31,19 +30,26 @@ export interface PlatformEgress {
  * Builds the egress proxy from `infraControlPlane.egress`: the credential
  * key (required with several replicas; a random one per process otherwise),
  * operator exceptions to the private-address rule, and the platform routes
- * of the `catalog` tool (GET only, a catalog token added outside the run,
- * never seen by the agent) and of the `llm` tool (the configured endpoint).
+ * of the `catalog` tool (GET only, with the requester's own catalog token
+ * added outside the run, never seen by the agent) and of the `llm` tool (the
+ * configured endpoint).
  */
 export async function createPlatformEgress(deps: {
   config: RootConfigService;
   logger: LoggerService;
-  auth: AuthService;
   discovery: DiscoveryService;
   onDecision: (decision: EgressDecision) => void;
+  /**
+   * The requester-bound catalog token of a run (from the product control
+   * plane); throws when the run has none.
+   */
+  catalogAccess: (
+    executionId: string,
+  ) => Promise<{ token: string; expiresAt: string }>;
   /** A per-run secret value (the run's credential) to redact from its output. */
   onRunSecret: (executionId: string, value: string) => Promise<void>;
 }): Promise<PlatformEgress> {
-  const { config, auth, discovery } = deps;
+  const { config, discovery } = deps;
   const egress = config.getOptionalConfig('infraControlPlane.egress');
   const configuredKey = egress?.getOptionalString('key');
   if (configuredKey !== undefined && Buffer.byteLength(configuredKey) < 32) {
@@ -51,23 +57,27 @@ export async function createPlatformEgress(deps: {
       'infraControlPlane.egress.key must be at least 32 characters',
     );
   }
-  // The catalog route's token: the infra control plane's own service token
-  // (valid an hour), renewed every 10 minutes. It is added by the proxy,
-  // outside the run, so no agent ever holds it.
-  let catalogToken: { value: string; until: number } | undefined;
+  // The catalog route acts as the run's requester: the product control plane
+  // keeps the requester's own catalog token while the run is unfinished, and
+  // the proxy adds it to the run's (GET only) requests. No token for the
+  // run (a run requested by a service, or one that ended): refused.
+  const catalogTokens = new Map<string, { token: string; until: number }>();
   const routes: Record<string, EgressPlatformRoute> = {
     catalog: {
       target: await discovery.getBaseUrl('catalog'),
       methods: ['GET'],
-      headers: async () => {
-        if (!catalogToken || catalogToken.until < Date.now()) {
-          const { token } = await auth.getPluginRequestToken({
-            onBehalfOf: await auth.getOwnServiceCredentials(),
-            targetPluginId: 'catalog',
-          });
-          catalogToken = { value: token, until: Date.now() + 10 * 60_000 };
+      headers: async executionId => {
+        let cached = catalogTokens.get(executionId);
+        if (!cached || cached.until < Date.now()) {
+          const access = await deps.catalogAccess(executionId);
+          cached = {
+            token: access.token,
+            // Re-asked every minute, so an ended run loses access within it.
+            until: Math.min(Date.now() + 60_000, Date.parse(access.expiresAt)),
+          };
+          catalogTokens.set(executionId, cached);
         }
-        return { authorization: `Bearer ${catalogToken.value}` };
+        return { authorization: `Bearer ${cached.token}` };
       },
     },
   };
@@ -116,7 +126,10 @@ export async function createPlatformEgress(deps: {
             : {}),
           ...(routes.llm ? { AGENT_LLM_BASE_URL: platformOrigin('llm') } : {}),
         }),
-        close: () => listener.close(),
+        close: async () => {
+          catalogTokens.delete(plan.executionId);
+          await listener.close();
+        },
       };
     },
   };

@@ -1,9 +1,7 @@
 import { Config } from '@backstage/config';
-import {
-  ExecutionPlan,
-  SecretReference,
-} from '@internal/plugin-agents-common';
+import { ExecutionPlan, SecretReference } from '@internal/plugin-agents-common';
 import { UserSecretResolver } from '@internal/plugin-infra-control-plane-node';
+import { EgressRouteAccessError } from './egress';
 
 export type { UserSecretResolver };
 
@@ -49,7 +47,9 @@ export class SecretResolver {
     for (const ref of refs) {
       let value: string | undefined;
       if (ref.source === 'platform') {
-        value = this.config.getOptionalString(`infraControlPlane.secrets.${ref.ref}`);
+        value = this.config.getOptionalString(
+          `infraControlPlane.secrets.${ref.ref}`,
+        );
       }
       // User refs, and platform refs this portal's config does not hold (the
       // product control plane may keep them), go to the resolver.
@@ -85,19 +85,7 @@ export class ProductControlPlaneSecretResolver implements UserSecretResolver {
     ref: SecretReference,
     context: { executionId: string },
   ): Promise<string | undefined> {
-    const { auth, discovery } = this.deps;
-    const baseUrl = await discovery.getBaseUrl('product-control-plane');
-    const { token } = await auth.getPluginRequestToken({
-      onBehalfOf: await auth.getOwnServiceCredentials(),
-      targetPluginId: 'product-control-plane',
-    });
-    const response = await (this.deps.fetchFn ?? fetch)(
-      `${baseUrl}/internal/executions/${encodeURIComponent(context.executionId)}/secrets`,
-      {
-        headers: { authorization: `Bearer ${token}` },
-        signal: AbortSignal.timeout(10_000),
-      },
-    );
+    const response = await this.internalGet(context.executionId, 'secrets');
     if (!response.ok) {
       return undefined;
     }
@@ -105,5 +93,42 @@ export class ProductControlPlaneSecretResolver implements UserSecretResolver {
       secrets?: Array<{ name: string; value: string }>;
     };
     return body.secrets?.find(s => s.name === ref.name)?.value;
+  }
+
+  /**
+   * The run's requester-bound catalog token (`GET .../catalog-token`, kept
+   * by the product control plane while the run is unfinished); throws
+   * `EgressRouteAccessError` when the run has none.
+   */
+  async catalogAccess(
+    executionId: string,
+  ): Promise<{ token: string; expiresAt: string }> {
+    const response = await this.internalGet(executionId, 'catalog-token');
+    if (!response.ok) {
+      throw new EgressRouteAccessError(
+        response.status === 404
+          ? `this run has no catalog access: its requester's token is not kept (a run requested by a service, or one that ended)`
+          : `the catalog access of this run could not be read (HTTP ${response.status})`,
+      );
+    }
+    return (await response.json()) as { token: string; expiresAt: string };
+  }
+
+  private async internalGet(executionId: string, what: string) {
+    const { auth, discovery } = this.deps;
+    const baseUrl = await discovery.getBaseUrl('product-control-plane');
+    const { token } = await auth.getPluginRequestToken({
+      onBehalfOf: await auth.getOwnServiceCredentials(),
+      targetPluginId: 'product-control-plane',
+    });
+    return (this.deps.fetchFn ?? fetch)(
+      `${baseUrl}/internal/executions/${encodeURIComponent(
+        executionId,
+      )}/${what}`,
+      {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(10_000),
+      },
+    );
   }
 }

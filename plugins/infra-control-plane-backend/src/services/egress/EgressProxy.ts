@@ -37,6 +37,7 @@ import {
 import { openTunnel } from './tunnel';
 import {
   EgressDecision,
+  EgressRouteAccessError,
   EgressGrant,
   EgressListener,
   EgressLookup,
@@ -308,6 +309,16 @@ export class EgressProxy {
     try {
       headers = { ...(await route.headers?.(grant.executionId)) };
     } catch (error: any) {
+      if (error instanceof EgressRouteAccessError) {
+        sendAnswer(
+          res,
+          this.refuse(
+            { ...base, route: name },
+            { reason: 'platform-route-no-access', message: error.message },
+          ),
+        );
+        return;
+      }
       sendAnswer(
         res,
         errorAnswer(

@@ -1,4 +1,5 @@
 export { EgressProxy } from './EgressProxy';
+export { EgressRouteAccessError } from './types';
 export { egressGrantForPlan } from './grants';
 export {
   CidrList,

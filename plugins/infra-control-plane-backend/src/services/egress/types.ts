@@ -37,7 +37,8 @@ export type EgressRefusalReason =
   | 'platform-route-unknown'
   | 'platform-route-needs-absolute-form'
   | 'method-not-allowed'
-  | 'path-not-allowed';
+  | 'path-not-allowed'
+  | 'platform-route-no-access';
 
 /**
  * One decision of the proxy, reported through `onDecision` for every request
@@ -73,7 +74,11 @@ export interface EgressPlatformRoute {
   target: string;
   /** Methods allowed on this route, e.g. `['GET']`. */
   methods: string[];
-  /** Headers added to every forwarded request (e.g. a service token), per run. */
+  /**
+   * Headers added to every forwarded request (e.g. the run's token), per
+   * run. Throwing {@link EgressRouteAccessError} refuses the request (403,
+   * `platform-route-no-access`, with its message); any other error is a 502.
+   */
   headers?: (
     executionId: string,
   ) => Promise<Record<string, string>> | Record<string, string>;
@@ -111,4 +116,14 @@ export interface EgressProxyOptions {
 export interface EgressListener {
   /** Stops listening and destroys every open connection and tunnel. */
   close(): Promise<void>;
+}
+
+/**
+ * Thrown by a platform route's `headers` when the run has no access to the
+ * route (e.g. no requester token is kept for it): the request is refused.
+ *
+ * @public
+ */
+export class EgressRouteAccessError extends Error {
+  name = 'EgressRouteAccessError';
 }

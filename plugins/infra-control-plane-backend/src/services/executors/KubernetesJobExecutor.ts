@@ -8,11 +8,7 @@ import {
   loadClusterTargets,
 } from '@internal/plugin-infra-control-plane-node';
 import { ExecutionRecord } from '../../database/ExecutionStore';
-import {
-  ANNOTATIONS,
-  buildAgentJob,
-  jobNameFor,
-} from './jobSpec';
+import { ANNOTATIONS, buildAgentJob, jobNameFor } from './jobSpec';
 import { Backoff, isTransient, statusCode } from './kubernetes/apiErrors';
 import { ClusterWatch } from './kubernetes/ClusterWatch';
 import { createOrAdoptJob } from './kubernetes/createJob';
