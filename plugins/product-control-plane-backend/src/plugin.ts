@@ -20,6 +20,7 @@ import { SecretCipher } from './services/SecretCipher';
 import { StuckRunSweeper } from './services/StuckRunSweeper';
 import { UserSecretService } from './services/UserSecretService';
 import { UserSecretStore } from './database/UserSecretStore';
+import { RunCatalogAccess } from './services/RunCatalogAccess';
 
 /**
  * The product control plane: `/api/product-control-plane`.
@@ -83,6 +84,12 @@ export const productControlPlanePlugin = createBackendPlugin({
             cipher,
             logger,
           ),
+          catalogAccess: new RunCatalogAccess({
+            knex: store.knex,
+            auth: deps.auth,
+            cipher,
+            logger,
+          }),
           platformSecrets:
             (pcp?.getOptionalConfig('secrets')?.get() as Record<
               string,

@@ -361,6 +361,12 @@ export async function createRouter(
     res.json({ secrets: await executions.resolveSecrets(req.params.id) });
   });
 
+  // The requester's own catalog token of a run, while it is unfinished.
+  router.get('/internal/executions/:id/catalog-token', async (req, res) => {
+    await infraControlPlaneOnly(req);
+    res.json(await executions.catalogToken(req.params.id));
+  });
+
   // Anything else is a 404 that says so (instead of an empty body).
   router.use((req: express.Request) => {
     throw new NotFoundError(`No route ${req.method} ${req.baseUrl}${req.path}`);

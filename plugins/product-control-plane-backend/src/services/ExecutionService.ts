@@ -48,6 +48,7 @@ import {
 import { AgentResolver } from './AgentResolver';
 import { EntitlementError } from './errors';
 import { LayerClient } from './LayerClient';
+import { RunCatalogAccess } from './RunCatalogAccess';
 import { PolicyService } from './PolicyService';
 import { requestHash } from './requestHash';
 import { UserSecretService } from './UserSecretService';
@@ -158,6 +159,8 @@ export interface ExecutionServiceOptions {
   auditor?: AuditorService;
   logger: LoggerService;
   userSecrets: UserSecretService;
+  /** The requester-bound catalog access of runs granted the `catalog` tool. */
+  catalogAccess?: RunCatalogAccess;
   platformSecrets: Record<string, string>;
   maxResultBytes: number;
   syncMaxWaitSeconds: number;
@@ -374,6 +377,15 @@ export class ExecutionService {
       plan: record.plan.name,
     });
     await this.audit(record, undefined, 'queued', userRef);
+    if (record.tools.some(t => t.name === 'catalog')) {
+      // Without it the run's catalog requests are refused; the run still goes.
+      await this.o.catalogAccess?.grant(record, credentials).catch(error =>
+        this.o.logger.warn('The catalog access of a run could not be kept', {
+          executionId: record.id,
+          error: String(error?.name ?? error),
+        }),
+      );
+    }
     this.events.emit('change', record);
     this.o.onOutbox?.();
     return { record, created: true };
@@ -645,6 +657,9 @@ export class ExecutionService {
       },
     });
     if (result.changed) {
+      if (isTerminalExecutionState(to)) {
+        await this.o.catalogAccess?.revoke(id);
+      }
       await this.audit(result.record, from, to, actor);
       this.events.emit('change', result.record);
       this.o.logger.info('Execution state changed', {
@@ -784,6 +799,19 @@ export class ExecutionService {
    * The values of a non-finished run's granted secrets, for the infra plane
    * only (service auth, checked by the router).
    */
+  /** The run's requester-bound catalog token, while the run is unfinished. */
+  async catalogToken(id: string) {
+    const record = await this.o.store.getExecution(id);
+    if (!record || isTerminalExecutionState(record.state)) {
+      throw new NotFoundError(`Execution ${id} has no catalog access`);
+    }
+    const access = await this.o.catalogAccess?.tokenFor(record);
+    if (!access) {
+      throw new NotFoundError(`Execution ${id} has no catalog access`);
+    }
+    return access;
+  }
+
   async resolveSecrets(id: string) {
     const record = await this.o.store.getExecution(id);
     if (!record) throw new NotFoundError(`Execution ${id} not found`);
