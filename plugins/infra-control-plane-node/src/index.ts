@@ -6,3 +6,5 @@
 export * from './jobSpec';
 export * from './clusters';
 export * from './extensions';
+export * from './admission';
+export * from './admissionParams';
