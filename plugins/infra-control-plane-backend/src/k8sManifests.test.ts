@@ -18,11 +18,7 @@ import {
 import yaml from 'yaml';
 import { ExecutionStore } from './database/ExecutionStore';
 import { makePlan, REPO_ROOT, waitFor } from './__testUtils__';
-import {
-  quietLogger,
-  runtimeLogLines,
-  startKubernetesPlane,
-} from './__testUtils__/kubernetes';
+import { quietLogger, runtimeLogLines, startKubernetesPlane } from './__testUtils__/kubernetes';
 import {
   DEFAULT_EGRESS_PROXY_URL,
   EGRESS_CREDENTIAL_KEY,
@@ -76,35 +72,16 @@ const PLURALS: Record<string, string> = {
  * client's object API re-serializes plain objects through its typed models,
  * which lose fields whose model name differs, e.g. NetworkPolicy `from`.)
  */
-async function serverSideApply(
-  kubeConfig: KubeConfig,
-  obj: Obj,
-  dryRun?: 'All',
-): Promise<any> {
+async function serverSideApply(kubeConfig: KubeConfig, obj: Obj, dryRun?: 'All'): Promise<any> {
   const plural = PLURALS[obj.kind!];
   if (!plural) throw new Error(`no resource path known for kind ${obj.kind}`);
-  const base = obj.apiVersion!.includes('/')
-    ? `/apis/${obj.apiVersion}`
-    : `/api/${obj.apiVersion}`;
-  const ns = obj.metadata!.namespace
-    ? `/namespaces/${obj.metadata!.namespace}`
-    : '';
-  const query = new URLSearchParams({
-    fieldManager: FIELD_MANAGER,
-    force: 'true',
-    ...(dryRun ? { dryRun } : {}),
-  });
-  const url = new URL(
-    `${kubeConfig.getCurrentCluster()!.server}${base}${ns}/${plural}/${
-      obj.metadata!.name
-    }?${query}`,
-  );
+  const base = obj.apiVersion!.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
+  const ns = obj.metadata!.namespace ? `/namespaces/${obj.metadata!.namespace}` : '';
+  const query = new URLSearchParams({ fieldManager: FIELD_MANAGER, force: 'true', ...(dryRun ? { dryRun } : {}) });
+  const url = new URL(`${kubeConfig.getCurrentCluster()!.server}${base}${ns}/${plural}/${obj.metadata!.name}?${query}`);
   const options: https.RequestOptions = {
     method: 'PATCH',
-    headers: {
-      'content-type': 'application/apply-patch+yaml',
-      accept: 'application/json',
-    },
+    headers: { 'content-type': 'application/apply-patch+yaml', accept: 'application/json' },
   };
   await kubeConfig.applyToHTTPSOptions(options);
   return new Promise((resolve, reject) => {
@@ -113,14 +90,7 @@ async function serverSideApply(
       res.on('data', c => (body += c));
       res.on('end', () => {
         if (res.statusCode! >= 300) {
-          reject(
-            Object.assign(
-              new Error(
-                `${obj.kind}/${obj.metadata!.name}: ${res.statusCode} ${body}`,
-              ),
-              { code: res.statusCode, body },
-            ),
-          );
+          reject(Object.assign(new Error(`${obj.kind}/${obj.metadata!.name}: ${res.statusCode} ${body}`), { code: res.statusCode, body }));
         } else resolve(JSON.parse(body));
       });
     });
@@ -130,22 +100,12 @@ async function serverSideApply(
 }
 
 /** The egress a pod with `labels` in `namespace` gets from all NetworkPolicies (they add up). */
-function egressOf(
-  all: Obj[],
-  namespace: string,
-  labels: Record<string, string>,
-) {
+function egressOf(all: Obj[], namespace: string, labels: Record<string, string>) {
   const selects = (selector: any) =>
-    Object.entries(selector?.matchLabels ?? {}).every(
-      ([k, v]) => labels[k] === v,
-    );
+    Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
   return all
-    .filter(
-      o => o.kind === 'NetworkPolicy' && o.metadata?.namespace === namespace,
-    )
-    .filter(
-      o => o.spec.policyTypes.includes('Egress') && selects(o.spec.podSelector),
-    )
+    .filter(o => o.kind === 'NetworkPolicy' && o.metadata?.namespace === namespace)
+    .filter(o => o.spec.policyTypes.includes('Egress') && selects(o.spec.podSelector))
     .flatMap(o => o.spec.egress ?? [])
     .flatMap((rule: any) =>
       (rule.to ?? [{ everywhere: true }]).flatMap((to: any) =>
@@ -154,52 +114,30 @@ function egressOf(
     );
 }
 
-const DNS_PEER = {
-  namespaceSelector: {},
-  podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
-};
+const DNS_PEER = { namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } };
 const PORTAL_PEER = {
-  namespaceSelector: {
-    matchLabels: { 'kubernetes.io/metadata.name': PORTAL_NS },
-  },
-  podSelector: {
-    matchLabels: { 'app.kubernetes.io/name': 'agent-platform-portal' },
-  },
+  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': PORTAL_NS } },
+  podSelector: { matchLabels: { 'app.kubernetes.io/name': 'agent-platform-portal' } },
 };
 
 describe('k8s/ egress objects (shape)', () => {
   const all = manifests() as Obj[];
-  const find = (kind: string, name: string) =>
-    all.find(o => o.kind === kind && o.metadata?.name === name)!;
+  const find = (kind: string, name: string) => all.find(o => o.kind === kind && o.metadata?.name === name)!;
 
   it('lets pods granted http reach only DNS and the egress proxy (portal pods, TCP 3128)', () => {
-    const httpPod = {
-      'agentplatform.dev/role': 'agent-run',
-      'agentplatform.dev/egress': 'allowed',
-      'agentplatform.dev/platform-api': 'denied',
-    };
+    const httpPod = { 'agentplatform.dev/role': 'agent-run', 'agentplatform.dev/egress': 'allowed', 'agentplatform.dev/platform-api': 'denied' };
     expect(egressOf(all, RUNS_NS, httpPod)).toEqual([
       { to: DNS_PEER, port: { protocol: 'UDP', port: 53 } },
       { to: DNS_PEER, port: { protocol: 'TCP', port: 53 } },
       { to: PORTAL_PEER, port: { protocol: 'TCP', port: 3128 } },
     ]);
     // Without http: nothing but what llm/catalog give (or nothing at all).
-    expect(
-      egressOf(all, RUNS_NS, {
-        ...httpPod,
-        'agentplatform.dev/egress': 'denied',
-      }),
-    ).toEqual([]);
-    expect(find('NetworkPolicy', 'default-deny-all').spec).toEqual({
-      podSelector: {},
-      policyTypes: ['Ingress', 'Egress'],
-    });
+    expect(egressOf(all, RUNS_NS, { ...httpPod, 'agentplatform.dev/egress': 'denied' })).toEqual([]);
+    expect(find('NetworkPolicy', 'default-deny-all').spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
   });
 
   it('has no ipBlock in any policy of the runs namespace (no 0.0.0.0/0, no way around the proxy)', () => {
-    const runsPolicies = all.filter(
-      o => o.kind === 'NetworkPolicy' && o.metadata?.namespace === RUNS_NS,
-    );
+    const runsPolicies = all.filter(o => o.kind === 'NetworkPolicy' && o.metadata?.namespace === RUNS_NS);
     expect(runsPolicies.length).toBeGreaterThanOrEqual(3);
     const text = JSON.stringify(runsPolicies);
     expect(text).not.toMatch(/ipBlock/);
@@ -211,23 +149,9 @@ describe('k8s/ egress objects (shape)', () => {
     const deployment = find('Deployment', 'agent-platform-portal');
     const template = deployment.spec.template;
     expect(service.metadata!.namespace).toBe(PORTAL_NS);
-    expect(
-      Object.entries(service.spec.selector).every(
-        ([k, v]) => template.metadata.labels[k] === v,
-      ),
-    ).toBe(true);
-    expect(service.spec.ports).toEqual([
-      {
-        name: 'egress-proxy',
-        protocol: 'TCP',
-        port: 3128,
-        targetPort: 'egress-proxy',
-      },
-    ]);
-    expect(template.spec.containers[0].ports).toContainEqual({
-      name: 'egress-proxy',
-      containerPort: 3128,
-    });
+    expect(Object.entries(service.spec.selector).every(([k, v]) => template.metadata.labels[k] === v)).toBe(true);
+    expect(service.spec.ports).toEqual([{ name: 'egress-proxy', protocol: 'TCP', port: 3128, targetPort: 'egress-proxy' }]);
+    expect(template.spec.containers[0].ports).toContainEqual({ name: 'egress-proxy', containerPort: 3128 });
     // The URL pods get names this Service.
     const url = new URL(DEFAULT_EGRESS_PROXY_URL);
     expect(url.hostname).toBe(`${service.metadata!.name}.${PORTAL_NS}.svc`);
@@ -235,20 +159,14 @@ describe('k8s/ egress objects (shape)', () => {
 
     const ingress = find('NetworkPolicy', 'allow-egress-proxy-from-runs');
     expect(ingress.metadata!.namespace).toBe(PORTAL_NS);
-    expect(ingress.spec.podSelector).toEqual({
-      matchLabels: template.metadata.labels,
-    });
+    expect(ingress.spec.podSelector).toEqual({ matchLabels: template.metadata.labels });
     expect(ingress.spec.policyTypes).toEqual(['Ingress']);
     expect(ingress.spec.ingress).toEqual([
       {
         from: [
           {
-            namespaceSelector: {
-              matchLabels: { 'kubernetes.io/metadata.name': RUNS_NS },
-            },
-            podSelector: {
-              matchLabels: { 'agentplatform.dev/egress': 'allowed' },
-            },
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': RUNS_NS } },
+            podSelector: { matchLabels: { 'agentplatform.dev/egress': 'allowed' } },
           },
         ],
         ports: [{ protocol: 'TCP', port: 3128 }],
@@ -265,8 +183,7 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
   let core: CoreV1Api;
   const all = manifests();
 
-  const apply = (obj: KubernetesObject, dryRun?: 'All') =>
-    serverSideApply(cluster.kubeConfig, obj, dryRun);
+  const apply = (obj: KubernetesObject, dryRun?: 'All') => serverSideApply(cluster.kubeConfig, obj, dryRun);
 
   beforeAll(async () => {
     cluster = await startTestCluster();
@@ -280,11 +197,7 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
         () => true,
       );
     for (const name of [PORTAL_NS, RUNS_NS, TASKS_NS]) {
-      await waitFor(
-        () => gone(name),
-        `namespace ${name} from an earlier run to be gone`,
-        120_000,
-      );
+      await waitFor(() => gone(name), `namespace ${name} from an earlier run to be gone`, 120_000);
     }
   }, TEST_CLUSTER_START_TIMEOUT_MS);
 
@@ -319,12 +232,8 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
         'Service/agent-platform-portal',
       ]),
     );
-    const runsNs = all.find(
-      o => o.kind === 'Namespace' && o.metadata?.name === RUNS_NS,
-    )!;
-    expect(runsNs.metadata!.labels!['pod-security.kubernetes.io/enforce']).toBe(
-      'restricted',
-    );
+    const runsNs = all.find(o => o.kind === 'Namespace' && o.metadata?.name === RUNS_NS)!;
+    expect(runsNs.metadata!.labels!['pod-security.kubernetes.io/enforce']).toBe('restricted');
     expect(fs.existsSync(path.join(K8S_DIR, 'skaffold.yaml'))).toBe(true);
   });
 
@@ -334,9 +243,7 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
       await apply(ns);
     }
     for (const obj of all) {
-      await expect(apply(obj, 'All')).resolves.toMatchObject({
-        kind: obj.kind,
-      });
+      await expect(apply(obj, 'All')).resolves.toMatchObject({ kind: obj.kind });
     }
     for (const obj of all) {
       await apply(obj);
@@ -345,53 +252,29 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'privileged', namespace: RUNS_NS },
-      spec: {
-        containers: [
-          {
-            name: 'c',
-            image: 'busybox',
-            securityContext: { privileged: true },
-          },
-        ],
-      },
+      spec: { containers: [{ name: 'c', image: 'busybox', securityContext: { privileged: true } }] },
     };
-    await expect(
-      objects.create(privileged, undefined, 'All'),
-    ).rejects.toMatchObject({
+    await expect(objects.create(privileged, undefined, 'All')).rejects.toMatchObject({
       code: 403,
-      body: expect.stringMatching(
-        /violates PodSecurity .{0,4}restricted:latest/,
-      ),
+      body: expect.stringMatching(/violates PodSecurity .{0,4}restricted:latest/),
     });
   });
 
   it('keeps the egress objects as written through a server-side dry run', async () => {
-    const find = (name: string) =>
-      all.find(o => `${o.kind}/${o.metadata?.name}` === name) as Obj;
-    for (const name of [
-      'NetworkPolicy/allow-egress-proxy-from-runs',
-      'NetworkPolicy/allow-egress-when-http-granted',
-    ]) {
+    const find = (name: string) => all.find(o => `${o.kind}/${o.metadata?.name}` === name) as Obj;
+    for (const name of ['NetworkPolicy/allow-egress-proxy-from-runs', 'NetworkPolicy/allow-egress-when-http-granted']) {
       const answered = await apply(find(name), 'All');
-      expect({ name, spec: answered.spec }).toEqual({
-        name,
-        spec: find(name).spec,
-      });
+      expect({ name, spec: answered.spec }).toEqual({ name, spec: find(name).spec });
     }
     const service = find('Service/agent-egress');
     const answered = await apply(service, 'All');
-    expect(answered.spec.ports).toEqual([
-      expect.objectContaining(service.spec.ports[0]),
-    ]);
+    expect(answered.spec.ports).toEqual([expect.objectContaining(service.spec.ports[0])]);
     expect(answered.spec.selector).toEqual(service.spec.selector);
   });
 
   describe('the portal ServiceAccount (TokenRequest)', () => {
     let saConfig: KubeConfig;
-    const databases = TestDatabases.create({
-      ids: ['SQLITE_3'],
-      disableDocker: true,
-    });
+    const databases = TestDatabases.create({ ids: ['SQLITE_3'], disableDocker: true });
 
     beforeAll(async () => {
       const tokenRequest = await core.createNamespacedServiceAccountToken({
@@ -413,9 +296,7 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
 
     it('is sufficient: the infra plugin runs and cancels Jobs with it', async () => {
       const knex = await databases.init('SQLITE_3');
-      await knex.migrate.latest({
-        directory: path.resolve(__dirname, '../migrations'),
-      });
+      await knex.migrate.latest({ directory: path.resolve(__dirname, '../migrations') });
       const store = new ExecutionStore(knex);
       const long = new Set<string>();
       const userSecrets = new Map<string, Record<string, string>>();
@@ -424,66 +305,32 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
         kubeConfig: saConfig,
         namespace: RUNS_NS,
         userSecrets,
-        podAnnotations: p =>
-          long.has(p.executionId)
-            ? kwokPodAnnotations({ runningMs: 120_000 })
-            : {},
+        podAnnotations: p => (long.has(p.executionId) ? kwokPodAnnotations({ runningMs: 120_000 }) : {}),
       });
       try {
         expect((await plane.executor.health()).ok).toBe(true);
         const plan = makePlan();
         await plane.manager.submit(plan);
-        const done = await waitFor(
-          async () => {
-            const r = await store.get(plan.executionId);
-            return r && ['succeeded', 'failed'].includes(r.state) && r;
-          },
-          'the run to end',
-          60_000,
-        );
-        expect(done).toMatchObject({
-          state: 'succeeded',
-          result: { summary: 'as the portal' },
-        });
+        const done = await waitFor(async () => {
+          const r = await store.get(plan.executionId);
+          return r && ['succeeded', 'failed'].includes(r.state) && r;
+        }, 'the run to end', 60_000);
+        expect(done).toMatchObject({ state: 'succeeded', result: { summary: 'as the portal' } });
 
         // With a user secret: it creates the run's Secret, and deletes it on cancel.
-        const slow = makePlan({
-          secrets: [{ name: 'GH_TOKEN', source: 'user', ref: 'ada/github' }],
-        });
-        userSecrets.set(slow.executionId, {
-          GH_TOKEN: 'portal-sa-secret-value',
-        });
+        const slow = makePlan({ secrets: [{ name: 'GH_TOKEN', source: 'user', ref: 'ada/github' }] });
+        userSecrets.set(slow.executionId, { GH_TOKEN: 'portal-sa-secret-value' });
         long.add(slow.executionId);
         await plane.manager.submit(slow);
-        await waitFor(
-          async () => (await store.get(slow.executionId))?.state === 'running',
-          'running',
-          60_000,
-        );
+        await waitFor(async () => (await store.get(slow.executionId))?.state === 'running', 'running', 60_000);
         const secretName = runSecretNameFor(slow.executionId, 1);
-        const secret = await core.readNamespacedSecret({
-          name: secretName,
-          namespace: RUNS_NS,
-        });
-        expect(
-          Buffer.from(secret.data!.GH_TOKEN, 'base64').toString('utf8'),
-        ).toBe('portal-sa-secret-value');
+        const secret = await core.readNamespacedSecret({ name: secretName, namespace: RUNS_NS });
+        expect(Buffer.from(secret.data!.GH_TOKEN, 'base64').toString('utf8')).toBe('portal-sa-secret-value');
         expect(plane.executor.apiCalls.secretCreate).toBe(1);
         await plane.manager.cancel(slow.executionId);
+        await waitFor(async () => (await store.get(slow.executionId))?.state === 'cancelled', 'cancelled', 60_000);
         await waitFor(
-          async () =>
-            (await store.get(slow.executionId))?.state === 'cancelled',
-          'cancelled',
-          60_000,
-        );
-        await waitFor(
-          () =>
-            core
-              .readNamespacedSecret({ name: secretName, namespace: RUNS_NS })
-              .then(
-                () => false,
-                e => e.code === 404,
-              ),
+          () => core.readNamespacedSecret({ name: secretName, namespace: RUNS_NS }).then(() => false, e => e.code === 404),
           'the Secret to be deleted',
           30_000,
         );
@@ -511,56 +358,30 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
       });
       const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
       try {
-        const plan = makePlan({
-          tools: [{ name: 'http', allowHosts: ['api.github.com'] }],
-        });
+        const plan = makePlan({ tools: [{ name: 'http', allowHosts: ['api.github.com'] }] });
         await executor.run(plan);
         const secretName = runSecretNameFor(plan.executionId, 1);
         const secret = await waitFor(
-          () =>
-            core
-              .readNamespacedSecret({ name: secretName, namespace: RUNS_NS })
-              .catch(() => undefined),
+          () => core.readNamespacedSecret({ name: secretName, namespace: RUNS_NS }).catch(() => undefined),
           'the run Secret',
           60_000,
         );
         expect(Object.keys(secret.data!)).toEqual([EGRESS_CREDENTIAL_KEY]);
-        expect(
-          Buffer.from(secret.data![EGRESS_CREDENTIAL_KEY], 'base64').toString(
-            'utf8',
-          ),
-        ).toBe(`credential-of-${plan.executionId}`);
-        const job = await batch.readNamespacedJob({
-          name: secret.metadata!.ownerReferences![0].name,
-          namespace: RUNS_NS,
-        });
+        expect(Buffer.from(secret.data![EGRESS_CREDENTIAL_KEY], 'base64').toString('utf8')).toBe(
+          `credential-of-${plan.executionId}`,
+        );
+        const job = await batch.readNamespacedJob({ name: secret.metadata!.ownerReferences![0].name, namespace: RUNS_NS });
         const env = job.spec!.template.spec!.containers[0].env!;
         expect(env.find(e => e.name === 'AGENT_EGRESS_CREDENTIAL')).toEqual({
           name: 'AGENT_EGRESS_CREDENTIAL',
-          valueFrom: {
-            secretKeyRef: { name: secretName, key: EGRESS_CREDENTIAL_KEY },
-          },
+          valueFrom: { secretKeyRef: { name: secretName, key: EGRESS_CREDENTIAL_KEY } },
         });
-        expect(env.find(e => e.name === 'AGENT_EGRESS_PROXY')!.value).toBe(
-          DEFAULT_EGRESS_PROXY_URL,
-        );
-        expect(JSON.stringify(job)).not.toContain(
-          `credential-of-${plan.executionId}`,
-        );
+        expect(env.find(e => e.name === 'AGENT_EGRESS_PROXY')!.value).toBe(DEFAULT_EGRESS_PROXY_URL);
+        expect(JSON.stringify(job)).not.toContain(`credential-of-${plan.executionId}`);
         await executor.cancel(plan.executionId);
+        await waitFor(() => exits.length > 0, 'the cancel to finish the run', 60_000);
         await waitFor(
-          () => exits.length > 0,
-          'the cancel to finish the run',
-          60_000,
-        );
-        await waitFor(
-          () =>
-            core
-              .readNamespacedSecret({ name: secretName, namespace: RUNS_NS })
-              .then(
-                () => false,
-                e => e.code === 404,
-              ),
+          () => core.readNamespacedSecret({ name: secretName, namespace: RUNS_NS }).then(() => false, e => e.code === 404),
           'the Secret to be deleted',
           30_000,
         );
@@ -572,58 +393,31 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
     it('is not broader: other namespaces, reading or changing Secrets and bare Pods are forbidden', async () => {
       const batch = saConfig.makeApiClient(BatchV1Api);
       const core2 = saConfig.makeApiClient(CoreV1Api);
-      await expect(
-        batch.listNamespacedJob({ namespace: 'default' }),
-      ).rejects.toMatchObject({ code: 403 });
-      await expect(
-        batch.listNamespacedJob({ namespace: PORTAL_NS }),
-      ).rejects.toMatchObject({ code: 403 });
-      await expect(
-        core2.listNamespacedSecret({ namespace: RUNS_NS }),
-      ).rejects.toMatchObject({ code: 403 });
+      await expect(batch.listNamespacedJob({ namespace: 'default' })).rejects.toMatchObject({ code: 403 });
+      await expect(batch.listNamespacedJob({ namespace: PORTAL_NS })).rejects.toMatchObject({ code: 403 });
+      await expect(core2.listNamespacedSecret({ namespace: RUNS_NS })).rejects.toMatchObject({ code: 403 });
       // Secrets: create/delete in the runs namespace only; never read, list, watch or change.
       // (The admission policies let an administrator create only the platform Secret there.)
       await core.createNamespacedSecret({
         namespace: RUNS_NS,
-        body: {
-          metadata: { name: 'agent-platform-secrets' },
-          stringData: { k: 'v' },
-        },
+        body: { metadata: { name: 'agent-platform-secrets' }, stringData: { k: 'v' } },
       });
+      await expect(core2.readNamespacedSecret({ name: 'agent-platform-secrets', namespace: RUNS_NS })).rejects.toMatchObject({ code: 403 });
       await expect(
-        core2.readNamespacedSecret({
-          name: 'agent-platform-secrets',
-          namespace: RUNS_NS,
-        }),
-      ).rejects.toMatchObject({ code: 403 });
-      await expect(
-        core2.patchNamespacedSecret({
-          name: 'agent-platform-secrets',
-          namespace: RUNS_NS,
-          body: [] as any,
-        }),
+        core2.patchNamespacedSecret({ name: 'agent-platform-secrets', namespace: RUNS_NS, body: [] as any }),
       ).rejects.toMatchObject({ code: 403 });
       await expect(
         core2.replaceNamespacedSecret({
           name: 'agent-platform-secrets',
           namespace: RUNS_NS,
-          body: {
-            metadata: { name: 'agent-platform-secrets' },
-            stringData: { k: 'changed' },
-          },
+          body: { metadata: { name: 'agent-platform-secrets' }, stringData: { k: 'changed' } },
         }),
       ).rejects.toMatchObject({ code: 403 });
       for (const namespace of [PORTAL_NS, 'default']) {
         await expect(
-          core2.createNamespacedSecret({
-            namespace,
-            body: { metadata: { name: 'x' } },
-            dryRun: 'All',
-          }),
+          core2.createNamespacedSecret({ namespace, body: { metadata: { name: 'x' } }, dryRun: 'All' }),
         ).rejects.toMatchObject({ code: 403 });
-        await expect(
-          core2.deleteNamespacedSecret({ name: 'x', namespace }),
-        ).rejects.toMatchObject({ code: 403 });
+        await expect(core2.deleteNamespacedSecret({ name: 'x', namespace })).rejects.toMatchObject({ code: 403 });
       }
       await expect(
         core2.createNamespacedSecret({
@@ -631,14 +425,7 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
           body: {
             metadata: {
               name: 'run-dry-secrets',
-              ownerReferences: [
-                {
-                  apiVersion: 'batch/v1',
-                  kind: 'Job',
-                  name: 'run-dry',
-                  uid: '00000000-0000-0000-0000-000000000001',
-                },
-              ],
+              ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'run-dry', uid: '00000000-0000-0000-0000-000000000001' }],
             },
           },
           dryRun: 'All',
@@ -647,19 +434,12 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
       await expect(
         core2.createNamespacedPod({
           namespace: RUNS_NS,
-          body: {
-            metadata: { name: 'bare' },
-            spec: { containers: [{ name: 'c', image: 'busybox' }] },
-          },
+          body: { metadata: { name: 'bare' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } },
           dryRun: 'All',
         }),
       ).rejects.toMatchObject({ code: 403 });
       await expect(
-        batch.patchNamespacedJob({
-          name: 'any',
-          namespace: RUNS_NS,
-          body: [] as any,
-        }),
+        batch.patchNamespacedJob({ name: 'any', namespace: RUNS_NS, body: [] as any }),
       ).rejects.toMatchObject({ code: 403 });
     });
   });
