@@ -10,6 +10,23 @@ import { agentOf, podOf, refusal, setEnv } from './admission';
 /** Each forbidden Job shape: one change to a Job the platform builds, and the refusal it must get. */
 export const FORBIDDEN: Array<[string, (job: V1Job) => void, RegExp]> = [
   [
+    'a Job that is not a run (no reserved labels, no managed-by label or execution annotation)',
+    j => {
+      const template = j.spec!.template.metadata!;
+      for (const label of [
+        LABELS.managedBy,
+        LABELS.egress,
+        LABELS.platformApi,
+      ]) {
+        delete j.metadata!.labels![label];
+        delete template.labels![label];
+      }
+      delete j.metadata!.annotations![ANNOTATIONS.executionId];
+      delete template.annotations![ANNOTATIONS.executionId];
+    },
+    refusal('reserved-labels', 5),
+  ],
+  [
     'an image from another registry',
     j => (agentOf(j).image = 'attacker.example/steal:latest'),
     refusal('images', 0),
