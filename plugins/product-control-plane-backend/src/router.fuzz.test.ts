@@ -50,6 +50,7 @@ const ROUTES: Array<{
   { method: 'DELETE', path: '/secrets/:agentRef/:name' },
   { method: 'POST', path: '/internal/executions/:id/updates', body: update },
   { method: 'GET', path: '/internal/executions/:id/secrets' },
+  { method: 'GET', path: '/internal/executions/:id/catalog-token' },
 ];
 const QUERY_KEYS = ['agentRef', 'user', 'state', 'limit', 'offset', 'after'];
 const REAL_PARAMS = [

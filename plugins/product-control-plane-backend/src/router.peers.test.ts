@@ -83,14 +83,31 @@ describe.each(databases.eachSupportedId())(
           return header ? req.set('authorization', header) : req;
         },
       },
+      {
+        route:
+          'GET /api/product-control-plane/internal/executions/:id/catalog-token',
+        call: (header?: string, _state?: string) => {
+          const req = request(server).get(
+            `${API}/internal/executions/${executionId}/catalog-token`,
+          );
+          return header ? req.set('authorization', header) : req;
+        },
+      },
     ];
 
-    it.each([0, 1])('route %p answers plugin:infra-control-plane', async i => {
-      const res = await routes()[i].call(infraHeader());
-      expect(res.status).toBe(200);
-    });
+    it.each([
+      [0, 200],
+      [1, 200],
+      [2, 200],
+    ])(
+      'route %p answers plugin:infra-control-plane with %p',
+      async (i, status) => {
+        const res = await routes()[i].call(infraHeader());
+        expect(res.status).toBe(status);
+      },
+    );
 
-    it.each([0, 1].flatMap(i => strangers.map(s => ({ i, ...s }))))(
+    it.each([0, 1, 2].flatMap(i => strangers.map(s => ({ i, ...s }))))(
       'route $i refuses $who',
       async ({ i, header, status }) => {
         const { route, call } = routes()[i];
