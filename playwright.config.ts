@@ -7,6 +7,20 @@ import { defineConfig } from '@playwright/test';
  */
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
+/**
+ * The test OpenID provider people sign in at. Port, client id, secret and
+ * redirect URI are those of auth.providers.oidc.e2e in app-config.e2e.yaml.
+ */
+const oidcProvider = [
+  JSON.stringify(process.execPath),
+  '--disable-warning=MODULE_TYPELESS_PACKAGE_JSON',
+  'packages/test-helpers/src/oidcServer.ts',
+  '--port 7012',
+  '--client-id agent-platform-portal',
+  '--client-secret e2e-only-client-secret',
+  '--redirect-uri http://localhost:7007/api/auth/oidc/handler/frame',
+].join(' ');
+
 export default defineConfig({
   testDir: 'packages/app/e2e-tests',
   timeout: 90_000,
@@ -19,6 +33,13 @@ export default defineConfig({
     ['json', { outputFile: 'node_modules/.cache/e2e-results.json' }],
   ],
   webServer: [
+    // First: the backend reads the provider's discovery document at start-up.
+    {
+      command: oidcProvider,
+      url: 'http://127.0.0.1:7012/.well-known/openid-configuration',
+      reuseExistingServer: !process.env.CI,
+      timeout: 30_000,
+    },
     {
       command:
         'yarn workspace backend start --config ../../app-config.yaml --config ../../app-config.e2e.yaml',
@@ -29,7 +50,9 @@ export default defineConfig({
       stderr: 'pipe',
     },
     {
-      command: 'yarn workspace app start',
+      // The e2e config here too: its auth.environment picks the sign-in page.
+      command:
+        'yarn workspace app start --config ../../app-config.yaml --config ../../app-config.e2e.yaml',
       url: 'http://localhost:3000',
       reuseExistingServer: !process.env.CI,
       timeout: 240_000,

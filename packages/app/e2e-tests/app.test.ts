@@ -1,15 +1,12 @@
 import { expect, test } from '@playwright/test';
+import { signInAs } from './signIn';
 
 test('the catalog lists agents and an agent page shows its details', async ({
-  page,
+  browser,
 }) => {
-  await page.goto('/');
-  const enter = page.getByRole('button', { name: 'Enter' });
-  await expect(enter).toBeVisible();
-  await enter.click();
+  const page = await signInAs(browser, 'ada');
 
   // The catalog opens on the Agent kind; show all of them, not only mine.
-  await expect(page.getByText('Agent Platform Catalog')).toBeVisible();
   await page.getByRole('menuitem', { name: /^All/ }).click();
   await expect(page.getByRole('link', { name: 'Text Summarizer' })).toBeVisible();
   await expect(page.getByRole('link', { name: 'Slow Counter' })).toBeVisible();

@@ -1,24 +1,5 @@
-import { Browser, expect, Page, test } from '@playwright/test';
-
-/**
- * Signs in as a catalog user: the development-only guest provider module
- * (plugins/auth-backend-module-dev-user-provider, enabled in
- * app-config.e2e.yaml) reads this header on the sign-in refresh call.
- */
-async function signInAs(browser: Browser, user: string): Promise<Page> {
-  const context = await browser.newContext({
-    extraHTTPHeaders: { 'x-agent-platform-dev-user': user },
-  });
-  const page = await context.newPage();
-  // Right after start-up the catalog may not have ingested the org yet
-  // ("User not found"): retry until the sign-in resolves the catalog user.
-  await expect(async () => {
-    await page.goto('/');
-    await page.getByRole('button', { name: 'Enter' }).click({ timeout: 5000 });
-    await expect(page.getByText('Agent Platform Catalog')).toBeVisible({ timeout: 5000 });
-  }).toPass({ timeout: 120_000 });
-  return page;
-}
+import { expect, Page, test } from '@playwright/test';
+import { signInAs } from './signIn';
 
 async function searchMarketplace(page: Page, text: string) {
   await page.getByRole('link', { name: 'Marketplace' }).click();

@@ -1,6 +1,7 @@
 import { expect, test } from '@playwright/test';
 import fs from 'node:fs';
 import path from 'node:path';
+import { signInAs } from './signIn';
 
 /**
  * The "New agent" template through the portal: the form, publish:local into
@@ -20,21 +21,7 @@ test.setTimeout(480_000);
 test('a user creates an agent with the "New agent" template, finds it in the catalog and runs it', async ({
   browser,
 }) => {
-  // Signed in as a catalog user (development-only header, app-config.e2e.yaml).
-  const context = await browser.newContext({
-    extraHTTPHeaders: { 'x-agent-platform-dev-user': 'ada' },
-  });
-  const page = await context.newPage();
-  // Right after start-up the auth backend may not answer yet: retry the sign-in.
-  await expect(async () => {
-    await page.goto('/');
-    await page
-      .getByRole('button', { name: 'Enter' })
-      .click({ timeout: 15_000 });
-    await expect(page.getByText('Agent Platform Catalog')).toBeVisible({
-      timeout: 15_000,
-    });
-  }).toPass({ timeout: 90_000 });
+  const page = await signInAs(browser, 'ada');
 
   // The template is read from the catalog shortly after start-up.
   await expect(async () => {

@@ -1,21 +1,11 @@
-import { Browser, expect, Page, test } from '@playwright/test';
+import { expect, Page, test } from '@playwright/test';
+import { signInAs } from './signIn';
 
 /**
  * Runs agents from their entity page's Runs tab against the full backend:
  * marketplace entitlement, product control plane (policy, record, outbox)
  * and the infra control plane's local executor running the example code.
  */
-async function signInAs(browser: Browser, user: string): Promise<Page> {
-  const context = await browser.newContext({
-    extraHTTPHeaders: { 'x-agent-platform-dev-user': user },
-  });
-  const page = await context.newPage();
-  await page.goto('/');
-  await page.getByRole('button', { name: 'Enter' }).click();
-  await expect(page.getByText('Agent Platform Catalog')).toBeVisible();
-  return page;
-}
-
 /** Acquires the agent's free plan in the marketplace (once per user). */
 async function acquireFree(page: Page, search: string, title: string) {
   await expect(async () => {

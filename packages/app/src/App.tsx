@@ -19,11 +19,8 @@ import { searchPage } from './components/search/SearchPage';
 import { Root } from './components/Root';
 import { MarketplacePage } from '@internal/plugin-marketplace';
 
-import {
-  AlertDisplay,
-  OAuthRequestDialog,
-  SignInPage,
-} from '@backstage/core-components';
+import { AlertDisplay, OAuthRequestDialog } from '@backstage/core-components';
+import { AppSignInPage } from './auth/AppSignInPage';
 import { createApp } from '@backstage/app-defaults';
 import { AppRouter, FlatRoutes } from '@backstage/core-app-api';
 import { CatalogGraphPage } from '@backstage/plugin-catalog-graph';
@@ -47,7 +44,7 @@ const app = createApp({
     });
   },
   components: {
-    SignInPage: props => <SignInPage {...props} auto providers={['guest']} />,
+    SignInPage: AppSignInPage,
   },
 });
 

@@ -10,8 +10,11 @@ const backend = createBackend();
 backend.add(import('@backstage/plugin-app-backend'));
 backend.add(import('@backstage/plugin-proxy-backend'));
 
-// Auth: guest sign-in for the embedded, single-machine setup.
+// Auth: guest sign-in for the embedded, single-machine setup; OpenID Connect
+// (auth.providers.oidc, users resolved by email to catalog users) for
+// production and the e2e tests. See docs/sign-in.md.
 backend.add(import('@backstage/plugin-auth-backend'));
+backend.add(import('@backstage/plugin-auth-backend-module-oidc-provider'));
 // The guest provider, plus (development only, when
 // auth.providers.guest.devUserHeader is set) sign-in as another catalog user
 // named by a request header, for multi-user e2e tests.

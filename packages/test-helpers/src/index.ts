@@ -11,3 +11,11 @@ export {
   TEST_CLUSTER_START_TIMEOUT_MS,
 } from './kubernetes';
 export type { FakePodLogs, KwokPodBehaviour, TestCluster } from './kubernetes';
+export { startTestOidcProvider } from './oidcProvider';
+export type {
+  TestOidcClient,
+  TestOidcProvider,
+  TestOidcProviderOptions,
+} from './oidcProvider';
+export { TEST_OIDC_USERS, testOidcUser } from './oidcUsers';
+export type { TestOidcUser } from './oidcUsers';
