@@ -31,9 +31,22 @@ export const agentExecutionCancelPermission = createPermission({
   attributes: { action: 'update' },
 });
 
+/**
+ * Permission to re-read every listing from the catalog at once (the
+ * marketplace's `POST /refresh`; the listings also follow the catalog on
+ * their own schedule).
+ *
+ * @public
+ */
+export const marketplaceRefreshPermission = createPermission({
+  name: 'marketplace.listings.refresh',
+  attributes: { action: 'update' },
+});
+
 /** Every permission of the agent platform. @public */
 export const agentPlatformPermissions = [
   agentExecutionCreatePermission,
   agentExecutionReadPermission,
   agentExecutionCancelPermission,
+  marketplaceRefreshPermission,
 ];

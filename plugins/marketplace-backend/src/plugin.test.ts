@@ -60,6 +60,13 @@ describe.each(databases.eachSupportedId())('marketplace backend on %s', database
 
   const names = (res: request.Response) => res.body.items.map((i: any) => i.name).sort();
 
+  it('lets only platform admins (and the platform itself) re-read every listing', async () => {
+    const refused = await request(server).post('/api/marketplace/refresh').set('Authorization', user('ada'));
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.message).toContain('Only platform admins may re-read every listing');
+    expect((await request(server).post('/api/marketplace/refresh')).status).toBe(401);
+  });
+
   describe('visibility in discovery', () => {
     it('shows public and preview listings to anonymous callers', async () => {
       const res = await request(server).get('/api/marketplace/agents?pageSize=100');

@@ -27,6 +27,7 @@ export const marketplacePlugin = createBackendPlugin({
         httpRouter: coreServices.httpRouter,
         httpAuth: coreServices.httpAuth,
         userInfo: coreServices.userInfo,
+        permissions: coreServices.permissions,
         auth: coreServices.auth,
         discovery: coreServices.discovery,
         scheduler: coreServices.scheduler,
@@ -37,13 +38,20 @@ export const marketplacePlugin = createBackendPlugin({
         const knex = await database.getClient();
         if (!database.migrations?.skip) await applyMigrations(knex);
         const store = new MarketplaceStore(knex);
-        const sync = new ListingSync({ catalog: deps.catalog, auth: deps.auth, store, logger });
+        const sync = new ListingSync({
+          catalog: deps.catalog,
+          auth: deps.auth,
+          store,
+          logger,
+        });
         const availability = new AvailabilityService({
           discovery: deps.discovery,
           auth: deps.auth,
           logger,
           degradedAfterFailures:
-            config.getOptionalNumber('marketplace.availability.degradedAfterFailures') ?? 3,
+            config.getOptionalNumber(
+              'marketplace.availability.degradedAfterFailures',
+            ) ?? 3,
         });
         const service = new MarketplaceService({
           store,
@@ -58,14 +66,26 @@ export const marketplacePlugin = createBackendPlugin({
           id: 'marketplace-listing-sync',
           frequency: { seconds: frequencySeconds },
           timeout: { minutes: 5 },
-          initialDelay: { seconds: config.getOptionalNumber('marketplace.sync.initialDelaySeconds') ?? 5 },
+          initialDelay: {
+            seconds:
+              config.getOptionalNumber(
+                'marketplace.sync.initialDelaySeconds',
+              ) ?? 5,
+          },
           fn: async () => {
             await sync.syncAll();
           },
         });
 
         httpRouter.use(
-          await createRouter({ service, sync, httpAuth: deps.httpAuth, userInfo: deps.userInfo, logger }),
+          await createRouter({
+            service,
+            sync,
+            httpAuth: deps.httpAuth,
+            userInfo: deps.userInfo,
+            permissions: deps.permissions,
+            logger,
+          }),
         );
         httpRouter.addAuthPolicy({ path: '/agents', allow: 'unauthenticated' });
       },

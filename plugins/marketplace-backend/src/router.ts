@@ -5,13 +5,16 @@ import {
   BackstageCredentials,
   HttpAuthService,
   LoggerService,
+  PermissionsService,
   UserInfoService,
 } from '@backstage/backend-plugin-api';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
 import {
   entityRefPartsProblem,
   entityRefProblem,
   jsonInputProblem,
+  marketplaceRefreshPermission,
   parseFlatQuery,
   urlInputProblem,
   peerRefusal,
@@ -117,9 +120,10 @@ export async function createRouter(options: {
   sync: ListingSync;
   httpAuth: HttpAuthService;
   userInfo: UserInfoService;
+  permissions: PermissionsService;
   logger: LoggerService;
 }): Promise<express.Router> {
-  const { service, sync, httpAuth, userInfo, logger } = options;
+  const { service, sync, httpAuth, userInfo, permissions, logger } = options;
   const router = Router();
   router.use(express.json({ limit: '256kb' }));
   router.use((req, _res, next) => {
@@ -196,7 +200,18 @@ export async function createRouter(options: {
   });
 
   router.post('/refresh', async (req, res) => {
-    await httpAuth.credentials(req, { allow: ['user', 'service'] });
+    const credentials = await httpAuth.credentials(req, {
+      allow: ['user', 'service'],
+    });
+    const [decision] = await permissions.authorize(
+      [{ permission: marketplaceRefreshPermission }],
+      { credentials },
+    );
+    if (decision.result !== AuthorizeResult.ALLOW) {
+      throw new NotAllowedError(
+        'Only platform admins may re-read every listing (marketplace.listings.refresh); listings follow the catalog on their own',
+      );
+    }
     res.json(await sync.syncAll());
   });
 

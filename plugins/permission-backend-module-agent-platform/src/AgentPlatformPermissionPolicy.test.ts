@@ -199,6 +199,7 @@ const expected: Record<string, [string, string, string, string, string]> = {
   'agent.execution.create': [A, A, A, A, D],
   'agent.execution.read': [A, A, A, A, D],
   'agent.execution.cancel': [A, A, A, A, D],
+  'marketplace.listings.refresh': [A, D, D, D, D],
 };
 const columns: CallerName[] = [
   'admin',

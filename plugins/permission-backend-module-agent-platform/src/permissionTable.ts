@@ -299,6 +299,13 @@ export const PERMISSION_TABLE: readonly PermissionTableRow[] = [
     users: 'allow',
     note: 'the product control plane limits cancels to the requester and owners',
   },
+  {
+    name: 'marketplace.listings.refresh',
+    definedBy: AGENTS,
+    admins: 'allow',
+    users: 'deny',
+    note: "the marketplace's POST /refresh (a full re-read of the catalog)",
+  },
 ];
 
 /** The row of a permission, or undefined (then the policy denies). @public */
