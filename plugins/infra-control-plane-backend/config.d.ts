@@ -92,6 +92,16 @@ export interface Config {
         kubeconfigPath?: string;
         /** Context of the kubeconfig to use. */
         context?: string;
+        /**
+         * Generic platform tasks (the `kubernetes:job:create` scaffolder
+         * action): their namespace (default `agent-platform-tasks`) and the
+         * task ServiceAccount's token file; without it, the cluster's own
+         * credentials (development only).
+         */
+        tasks?: {
+          namespace?: string;
+          tokenPath?: string;
+        };
       }>;
       /** Kubernetes Secret that holds platform secrets (SecretReference.ref `name` means key `name` of it); default `agent-platform-secrets`. */
       platformSecretName?: string;

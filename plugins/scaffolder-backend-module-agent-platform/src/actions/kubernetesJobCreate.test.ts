@@ -72,7 +72,7 @@ describe('kubernetes:job:create refuses what is reserved for the platform', () =
   ])('namespace %s', async namespace => {
     const ctx = makeContext({ ...job, namespace });
     await expect(action.handler(ctx)).rejects.toThrow(
-      `kubernetes:job:create: namespace ${namespace} is reserved for the platform; leave namespace out to run in the cluster's runs namespace (agent-platform-runs)`,
+      `kubernetes:job:create: namespace ${namespace} is reserved for the platform; leave namespace out to run in the cluster's tasks namespace (agent-platform-tasks)`,
     );
     expect(ctx.output).not.toHaveBeenCalled();
   });
@@ -89,6 +89,7 @@ describe('kubernetes:job:create against a real kube-apiserver', () => {
   let cluster: TestCluster;
   let ns: string;
   let tasksNs: string;
+  let runsNs: string;
   let batch: BatchV1Api;
   let action: ReturnType<typeof createKubernetesJobCreateAction>;
 
@@ -101,10 +102,19 @@ describe('kubernetes:job:create against a real kube-apiserver', () => {
       'pod-security.kubernetes.io/enforce': 'restricted',
     });
     batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
+    runsNs = await cluster.createNamespace('runs-not-for-tasks', {
+      'pod-security.kubernetes.io/enforce': 'restricted',
+    });
     action = createKubernetesJobCreateAction({
       config: new ConfigReader({}),
       clusters: [
-        { name: 'test', namespace: ns, kubeConfig: cluster.kubeConfig },
+        {
+          name: 'test',
+          namespace: runsNs,
+          kubeConfig: cluster.kubeConfig,
+          // The task identity's namespace: where Jobs go by default.
+          tasks: { namespace: ns, kubeConfig: cluster.kubeConfig },
+        },
       ],
       pollIntervalMs: 200,
     });
@@ -148,6 +158,10 @@ describe('kubernetes:job:create against a real kube-apiserver', () => {
       capabilities: { drop: ['ALL'] },
     });
     expect(job.spec!.activeDeadlineSeconds).toBe(600);
+    // The tasks namespace, never the runs namespace.
+    await expect(
+      batch.readNamespacedJob({ name: 'build-summarizer', namespace: runsNs }),
+    ).rejects.toMatchObject({ code: 404 });
     expect(job.metadata!.labels!['app.kubernetes.io/managed-by']).toBe(
       'agent-platform-scaffolder',
     );

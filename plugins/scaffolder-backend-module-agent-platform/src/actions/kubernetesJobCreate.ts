@@ -5,6 +5,7 @@ import {
   buildHardenedJob,
   KubernetesClusterTarget,
   loadClusterTargets,
+  TASKS_NAMESPACE,
 } from '@internal/plugin-infra-control-plane-node';
 import { BatchV1Api, V1Job } from '@kubernetes/client-node';
 import { examples } from './kubernetesJobCreate.examples';
@@ -91,7 +92,7 @@ function refuseReserved(
     reservedNamespaces(clusters).has(input.namespace)
   ) {
     throw new InputError(
-      `kubernetes:job:create: namespace ${input.namespace} is reserved for the platform; leave namespace out to run in the cluster's runs namespace (${defaultNamespace}), or name a namespace of your own`,
+      `kubernetes:job:create: namespace ${input.namespace} is reserved for the platform; leave namespace out to run in the cluster's tasks namespace (${defaultNamespace}), or name a namespace of your own`,
     );
   }
 }
@@ -144,7 +145,7 @@ export function createKubernetesJobCreateAction(
             .string()
             .optional()
             .describe(
-              'Namespace (default: the cluster runs namespace); never agent-platform, kube-*, default or a configured runs namespace',
+              'Namespace (default: the cluster tasks namespace, agent-platform-tasks); never agent-platform, kube-*, default or a configured runs namespace',
             ),
         cpu: z => z.string().default('500m').describe('CPU request and limit'),
         memory: z =>
@@ -197,8 +198,14 @@ export function createKubernetesJobCreateAction(
             : 'No cluster configured in infraControlPlane.kubernetes.clusters',
         );
       }
-      refuseReserved(ctx.input, clusters, target.namespace);
-      const namespace = ctx.input.namespace ?? target.namespace;
+      // Tasks run as the task identity in the tasks namespace, never as the
+      // run identity in the runs namespace (k8s/15-runs-admission.yaml).
+      const tasks = target.tasks ?? {
+        namespace: TASKS_NAMESPACE,
+        kubeConfig: target.kubeConfig,
+      };
+      refuseReserved(ctx.input, clusters, tasks.namespace);
+      const namespace = ctx.input.namespace ?? tasks.namespace;
       const body: V1Job = buildHardenedJob({
         name: ctx.input.name,
         namespace,
@@ -235,7 +242,7 @@ export function createKubernetesJobCreateAction(
           },
         };
       }
-      const batch = target.kubeConfig.makeApiClient(BatchV1Api);
+      const batch = tasks.kubeConfig.makeApiClient(BatchV1Api);
       ctx.output('jobName', ctx.input.name);
       ctx.output('namespace', namespace);
       ctx.output('cluster', target.name);
