@@ -17,7 +17,11 @@ import { apis } from './apis';
 import { entityPage } from './components/catalog/EntityPage';
 import { searchPage } from './components/search/SearchPage';
 import { Root } from './components/Root';
-import { MarketplacePage } from '@internal/plugin-marketplace';
+import {
+  MarketplacePage,
+  marketplacePlugin,
+} from '@internal/plugin-marketplace';
+import { productControlPlanePlugin } from '@internal/plugin-product-control-plane';
 
 import { AlertDisplay, OAuthRequestDialog } from '@backstage/core-components';
 import { AppSignInPage } from './auth/AppSignInPage';
@@ -42,6 +46,10 @@ const app = createApp({
     bind(orgPlugin.externalRoutes, {
       catalogIndex: catalogPlugin.routes.catalogIndex,
     });
+    // A refused run links to the agent's listing to acquire a plan.
+    bind(productControlPlanePlugin.externalRoutes, {
+      marketplaceListing: marketplacePlugin.routes.listing,
+    });
   },
   components: {
     SignInPage: AppSignInPage,
@@ -53,7 +61,9 @@ const routes = (
     <Route path="/" element={<Navigate to="catalog" />} />
     <Route
       path="/catalog"
-      element={<CatalogIndexPage initialKind="agent" initiallySelectedFilter="all" />}
+      element={
+        <CatalogIndexPage initialKind="agent" initiallySelectedFilter="all" />
+      }
     />
     <Route
       path="/catalog/:namespace/:kind/:name"
