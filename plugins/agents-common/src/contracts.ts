@@ -111,7 +111,14 @@ export const TERMINAL_EXECUTION_STATES: readonly TerminalExecutionState[] = [
 export const EXECUTION_TRANSITIONS: Readonly<
   Record<ExecutionState, readonly ExecutionState[]>
 > = {
-  queued: ['dispatched', 'running', 'cancelled', 'rejected', 'failed', 'timed_out'],
+  queued: [
+    'dispatched',
+    'running',
+    'cancelled',
+    'rejected',
+    'failed',
+    'timed_out',
+  ],
   dispatched: ['running', 'succeeded', 'failed', 'cancelled', 'timed_out'],
   running: ['succeeded', 'failed', 'cancelled', 'timed_out'],
   succeeded: [],
@@ -230,10 +237,21 @@ export const RUNTIME_EVENT_TAG = 'agentplatform.runtime/v1';
 
 /** @public */
 export type RuntimeEvent =
-  | { type: 'started'; ts: string; agent: string; version?: string; tools: string[] }
+  | {
+      type: 'started';
+      ts: string;
+      agent: string;
+      version?: string;
+      tools: string[];
+    }
   | { type: 'heartbeat'; ts: string }
   | { type: 'progress'; ts: string; percent: number; message?: string }
-  | { type: 'log'; ts: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
+  | {
+      type: 'log';
+      ts: string;
+      level: 'debug' | 'info' | 'warn' | 'error';
+      message: string;
+    }
   | { type: 'tool-denied'; ts: string; tool: string; message: string }
   | { type: 'result'; ts: string; result: JsonValue }
   | { type: 'error'; ts: string; code: RuntimeErrorCode; message: string };
@@ -261,3 +279,16 @@ export const RUNTIME_EXIT_CODES = {
   'tool-denied': 7,
   timeout: 124,
 } as const;
+
+/**
+ * Registries (or registry path prefixes) agent images may come from unless
+ * `productControlPlane.images.allowedRegistries` says otherwise: checked at
+ * admission by the product control plane and again by the runs namespace's
+ * admission policies (k8s/15-runs-admission.yaml). The registry the example
+ * agents and the New agent template use.
+ *
+ * @public
+ */
+export const DEFAULT_ALLOWED_REGISTRIES: readonly string[] = [
+  'registry.example.com',
+];

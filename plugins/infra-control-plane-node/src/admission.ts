@@ -26,8 +26,7 @@ export const RUN_SECRET_SUFFIX = '-secrets';
 /** Every name `runSecretNameFor` can give (a Job name `run-...` + {@link RUN_SECRET_SUFFIX}). @public */
 export const RUN_SECRET_NAME_PATTERN =
   '^run-[a-z0-9]([-a-z0-9]*[a-z0-9])?-secrets$';
-/** Registries (or registry path prefixes) agent images may come from unless configured. @public */
-export const DEFAULT_ALLOWED_REGISTRIES = ['registry.example.com'];
+export { DEFAULT_ALLOWED_REGISTRIES } from '@internal/plugin-agents-common';
 /** The Kubernetes Secret of platform secrets unless configured. @public */
 export const DEFAULT_PLATFORM_SECRET_NAME = 'agent-platform-secrets';
 /** Who creates the pods of Jobs (kube-controller-manager with --use-service-account-credentials). @public */

@@ -1,8 +1,7 @@
 import { Config } from '@backstage/config';
 import { InputError, NotAllowedError } from '@backstage/errors';
 
-/** The registries the example agents and the New agent template use. */
-export const DEFAULT_ALLOWED_REGISTRIES = ['registry.example.com'];
+import { DEFAULT_ALLOWED_REGISTRIES } from '@internal/plugin-agents-common';
 
 /** A parsed container image reference. */
 export interface ImageReference {
@@ -70,8 +69,9 @@ export class ImageAllowList {
   static fromConfig(config: Config): ImageAllowList {
     const images = config.getOptionalConfig('productControlPlane.images');
     return new ImageAllowList(
-      images?.getOptionalStringArray('allowedRegistries') ??
-        DEFAULT_ALLOWED_REGISTRIES,
+      images?.getOptionalStringArray('allowedRegistries') ?? [
+        ...DEFAULT_ALLOWED_REGISTRIES,
+      ],
       images?.getOptionalBoolean('requireDigest') ?? false,
     );
   }
