@@ -4,6 +4,7 @@ import {
   startTestBackend,
 } from '@backstage/backend-test-utils';
 import { createTestDatabases } from '@internal/test-helpers';
+import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import request from 'supertest';
 import { infraControlPlanePlugin } from './plugin';
 import {
@@ -54,6 +55,7 @@ describe.each(databases.eachSupportedId())(
       backend = await startTestBackend({
         features: [
           infraControlPlanePlugin,
+          catalogServiceMock.factory(),
           pcp.plugin,
           mockServices.database.factory({ knex }),
           mockServices.rootConfig.factory({
@@ -103,7 +105,9 @@ describe.each(databases.eachSupportedId())(
         result: { sentences: 2 },
       });
       expect(typeof done.computeSeconds).toBe('number');
-      const states = updatesOf(pcp.received, plan.executionId).map(u => u.state);
+      const states = updatesOf(pcp.received, plan.executionId).map(
+        u => u.state,
+      );
       expect(states).toEqual(['dispatched', 'running', 'succeeded']);
 
       const logs = await request(server)
@@ -136,7 +140,10 @@ describe.each(databases.eachSupportedId())(
       const bad = await request(server)
         .post('/api/infra-control-plane/executions')
         .set('authorization', SERVICE)
-        .send({ ...plan, resources: { cpu: '1', memory: 'lots', timeoutSeconds: 0 } });
+        .send({
+          ...plan,
+          resources: { cpu: '1', memory: 'lots', timeoutSeconds: 0 },
+        });
       expect(bad.status).toBe(400);
       expect(bad.body.error.message).toMatch(/resources\.memory/);
       expect(bad.body.error.message).toMatch(/resources\.timeoutSeconds/);
@@ -234,7 +241,10 @@ describe.each(databases.eachSupportedId())(
         .send(plan)
         .expect(202);
       await waitFor(
-        () => updatesOf(pcp.received, plan.executionId).find(u => u.state === 'running'),
+        () =>
+          updatesOf(pcp.received, plan.executionId).find(
+            u => u.state === 'running',
+          ),
         'running',
       );
       // Let it make some progress first.
@@ -249,7 +259,10 @@ describe.each(databases.eachSupportedId())(
         .set('authorization', SERVICE);
       expect(cancel.status).toBe(202);
       const done = await finalUpdate(plan.executionId);
-      expect(done).toMatchObject({ state: 'cancelled', exitReason: 'cancelled-by-user' });
+      expect(done).toMatchObject({
+        state: 'cancelled',
+        exitReason: 'cancelled-by-user',
+      });
 
       const repeat = await request(server)
         .post(`/api/infra-control-plane/executions/${plan.executionId}/cancel`)
@@ -281,23 +294,32 @@ describe.each(databases.eachSupportedId())(
       const text = JSON.stringify(logs.body);
       expect(text).toContain('raw line with [REDACTED] inside');
       expect(text).not.toContain('sk-test-0123456789abcdef');
-      expect(JSON.stringify(pcp.received)).not.toContain('sk-test-0123456789abcdef');
+      expect(JSON.stringify(pcp.received)).not.toContain(
+        'sk-test-0123456789abcdef',
+      );
     });
 
     it('resolves user secrets through the product control plane', async () => {
       const plan = makePlan({
         codeDir: fixtureDir('leaky'),
         input: {},
-        secrets: [{ name: 'API_TOKEN', source: 'user', ref: 'user:ada/api-token' }],
+        secrets: [
+          { name: 'API_TOKEN', source: 'user', ref: 'user:ada/api-token' },
+        ],
       });
-      pcp.userSecrets.set(plan.executionId, [{ name: 'API_TOKEN', value: 'ada-own-secret-value' }]);
+      pcp.userSecrets.set(plan.executionId, [
+        { name: 'API_TOKEN', value: 'ada-own-secret-value' },
+      ]);
       await request(server)
         .post('/api/infra-control-plane/executions')
         .set('authorization', SERVICE)
         .send(plan)
         .expect(202);
       const done = await finalUpdate(plan.executionId);
-      expect(done).toMatchObject({ state: 'succeeded', result: { length: 20 } });
+      expect(done).toMatchObject({
+        state: 'succeeded',
+        result: { length: 20 },
+      });
       const logs = await request(server)
         .get(`/api/infra-control-plane/executions/${plan.executionId}/logs`)
         .set('authorization', SERVICE);
@@ -308,7 +330,13 @@ describe.each(databases.eachSupportedId())(
       const plan = makePlan({
         codeDir: fixtureDir('leaky'),
         input: {},
-        secrets: [{ name: 'API_TOKEN', source: 'user', ref: 'nobody-registered-a-resolver' }],
+        secrets: [
+          {
+            name: 'API_TOKEN',
+            source: 'user',
+            ref: 'nobody-registered-a-resolver',
+          },
+        ],
       });
       await request(server)
         .post('/api/infra-control-plane/executions')
@@ -316,11 +344,17 @@ describe.each(databases.eachSupportedId())(
         .send(plan)
         .expect(202);
       const done = await finalUpdate(plan.executionId);
-      expect(done).toMatchObject({ state: 'failed', exitReason: 'secret-missing' });
+      expect(done).toMatchObject({
+        state: 'failed',
+        exitReason: 'secret-missing',
+      });
     });
 
     it('keeps at most the configured log bytes, with a truncation marker', async () => {
-      const plan = makePlan({ codeDir: fixtureDir('chatty'), input: { lines: 200 } });
+      const plan = makePlan({
+        codeDir: fixtureDir('chatty'),
+        input: { lines: 200 },
+      });
       await request(server)
         .post('/api/infra-control-plane/executions')
         .set('authorization', SERVICE)
@@ -333,7 +367,9 @@ describe.each(databases.eachSupportedId())(
         .set('authorization', SERVICE);
       expect(logs.body.truncated).toBe(true);
       const lines = logs.body.lines;
-      expect(lines[lines.length - 1].message).toMatch(/^\[log truncated: the limit of 4000 bytes/);
+      expect(lines[lines.length - 1].message).toMatch(
+        /^\[log truncated: the limit of 4000 bytes/,
+      );
       const kept = lines
         .slice(0, -1)
         .reduce((n: number, l: any) => n + Buffer.byteLength(l.message), 0);
@@ -356,7 +392,9 @@ describe.each(databases.eachSupportedId())(
           .send(plan)
           .expect(202);
       }
-      const health = await request(server).get('/api/infra-control-plane/health');
+      const health = await request(server).get(
+        '/api/infra-control-plane/health',
+      );
       expect(health.status).toBe(200);
       expect(health.body.readiness.executor).toMatchObject({
         kind: 'local',
@@ -367,10 +405,15 @@ describe.each(databases.eachSupportedId())(
       const third = await stateOf(plans[2].executionId);
       expect(third.state).toBe('dispatched');
       const capacity = await request(server)
-        .get('/api/infra-control-plane/capacity?agentRef=agent:default/slow-counter')
+        .get(
+          '/api/infra-control-plane/capacity?agentRef=agent:default/slow-counter',
+        )
         .set('authorization', SERVICE);
       expect(capacity.body.agents).toEqual([
-        expect.objectContaining({ agentRef: 'agent:default/slow-counter', status: 'available' }),
+        expect.objectContaining({
+          agentRef: 'agent:default/slow-counter',
+          status: 'available',
+        }),
       ]);
       for (const plan of plans) {
         expect((await finalUpdate(plan.executionId)).state).toBe('succeeded');
@@ -389,11 +432,9 @@ describe.each(databases.eachSupportedId())(
       const done = await finalUpdate(plan.executionId);
       expect(done.state).toBe('succeeded');
       expect(pcp.state.refused - refusedBefore).toBe(3);
-      expect(updatesOf(pcp.received, plan.executionId).map(u => u.state)).toEqual([
-        'dispatched',
-        'running',
-        'succeeded',
-      ]);
+      expect(
+        updatesOf(pcp.received, plan.executionId).map(u => u.state),
+      ).toEqual(['dispatched', 'running', 'succeeded']);
       expect(pcp.state.unauthenticated).toBe(0);
     });
   },

@@ -7,6 +7,7 @@ import {
   UserSecretResolver,
 } from '@internal/plugin-infra-control-plane-node';
 import { INFRA_CONTROL_PLANE_PLUGIN_ID } from '@internal/plugin-agents-common';
+import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { ExecutionStore } from './database/ExecutionStore';
 import { createRouter } from './router';
 import { CapacityService } from './services/CapacityService';
@@ -51,6 +52,7 @@ export const infraControlPlanePlugin = createBackendPlugin({
         auth: coreServices.auth,
         discovery: coreServices.discovery,
         lifecycle: coreServices.lifecycle,
+        catalog: catalogServiceRef,
       },
       async init({
         config,
@@ -61,6 +63,7 @@ export const infraControlPlanePlugin = createBackendPlugin({
         auth,
         discovery,
         lifecycle,
+        catalog,
       }) {
         const store = await ExecutionStore.create(database);
         const secrets = new SecretResolver(config);
@@ -120,6 +123,7 @@ export const infraControlPlanePlugin = createBackendPlugin({
             store,
             executor,
             capacity,
+            catalog,
           }),
         );
 

@@ -5,6 +5,7 @@ import {
 } from '@backstage/backend-test-utils';
 import { createTestDatabases } from '@internal/test-helpers';
 import fc from 'fast-check';
+import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import request from 'supertest';
 import { infraControlPlanePlugin } from './plugin';
 import {
@@ -216,6 +217,7 @@ describe.each(databases.eachSupportedId())(
         backend = await startTestBackend({
           features: [
             infraControlPlanePlugin,
+            catalogServiceMock.factory(),
             createFakeProductControlPlane().plugin,
             mockServices.database.factory({ knex }),
             mockServices.rootConfig.factory({

@@ -4,6 +4,7 @@ import {
   startTestBackend,
 } from '@backstage/backend-test-utils';
 import { createTestDatabases } from '@internal/test-helpers';
+import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import request from 'supertest';
 import { infraControlPlanePlugin } from './plugin';
 import {
@@ -45,6 +46,7 @@ describe.each(databases.eachSupportedId())(
       backend = await startTestBackend({
         features: [
           infraControlPlanePlugin,
+          catalogServiceMock.factory(),
           createFakeProductControlPlane().plugin,
           mockServices.database.factory({ knex }),
           mockServices.rootConfig.factory({

@@ -9,6 +9,7 @@ import {
   peerRefusal,
   PRODUCT_CONTROL_PLANE_PLUGIN_ID,
 } from '@internal/plugin-agents-common';
+import { CatalogService } from '@backstage/plugin-catalog-node';
 import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import { z } from 'zod';
@@ -104,13 +105,14 @@ export interface RouterOptions {
   store: ExecutionStore;
   executor: AgentExecutor;
   capacity: CapacityService;
+  catalog: CatalogService;
 }
 
 /** The infra control plane's REST API. */
 export async function createRouter(
   options: RouterOptions,
 ): Promise<express.Router> {
-  const { httpAuth, manager, store, executor, capacity } = options;
+  const { httpAuth, manager, store, executor, capacity, catalog } = options;
   const router = Router();
   router.use(express.json({ limit: '2mb' }));
   router.use((req, _res, next) => {
@@ -204,7 +206,9 @@ export async function createRouter(
   });
 
   router.get('/capacity', async (req, res) => {
-    await httpAuth.credentials(req, { allow: ['service', 'user'] });
+    const credentials = await httpAuth.credentials(req, {
+      allow: ['service', 'user'],
+    });
     const { agentRef } = parse(
       z.object({
         agentRef: z
@@ -223,7 +227,22 @@ export async function createRouter(
       req.query,
       'capacity query',
     );
-    res.json(await capacity.report(agentRef));
+    res.json(
+      await capacity.report(
+        agentRef,
+        // A user learns about the agents they may see in the catalog only:
+        // a private agent is as unknown as one that does not exist.
+        (credentials.principal as { type: string }).type === 'user'
+          ? async refs => {
+              const { items } = await catalog.getEntitiesByRefs(
+                { entityRefs: refs, fields: ['kind', 'metadata.name'] },
+                { credentials },
+              );
+              return new Set(refs.filter((_, i) => items[i]));
+            }
+          : undefined,
+      ),
+    );
   });
 
   // Anything else is a 404 that says so (instead of an empty body).

@@ -6,7 +6,9 @@ import {
   mockServices,
   startTestBackend,
 } from '@backstage/backend-test-utils';
+import { Entity } from '@backstage/catalog-model';
 import { ExecutionPlan } from '@internal/plugin-agents-common';
+import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import request from 'supertest';
 import { infraControlPlanePlugin } from '../plugin';
 import {
@@ -30,11 +32,14 @@ export const PCP_SERVICE = mockCredentials.service.header({
 export async function startLocalPlane(options: {
   infraControlPlane?: Record<string, unknown>;
   features?: BackendFeature[];
+  /** What the catalog holds (the entities any caller may see). */
+  entities?: Entity[];
 }) {
   const pcp = createFakeProductControlPlane();
   const backend = await startTestBackend({
     features: [
       infraControlPlanePlugin,
+      catalogServiceMock.factory({ entities: options.entities ?? [] }),
       pcp.plugin,
       ...(options.features ?? []),
       mockServices.rootConfig.factory({

@@ -32,9 +32,20 @@ export class CapacityService {
     private readonly executor: AgentExecutor,
   ) {}
 
-  async report(agentRefs: string[]) {
+  /**
+   * Capacity per agent (the given ones, else every agent seen); `visible`
+   * narrows them to what the caller may see.
+   */
+  async report(
+    agentRefs: string[],
+    visible?: (refs: string[]) => Promise<Set<string>>,
+  ) {
     const health = await this.executor.health();
-    const refs = agentRefs.length ? agentRefs : await this.store.knownAgents();
+    let refs = agentRefs.length ? agentRefs : await this.store.knownAgents();
+    if (visible && refs.length) {
+      const seen = await visible(refs);
+      refs = refs.filter(ref => seen.has(ref));
+    }
     const agents: AgentCapacity[] = [];
     for (const agentRef of refs) {
       agents.push(await this.agent(agentRef, health));
