@@ -200,6 +200,12 @@ export class BubblewrapSandbox implements RunSandbox {
       INNER_ID,
       '--hostname',
       'agent',
+      // The scratch tmpfs first: read-only mounts that live below it on the
+      // host (a checkout under /tmp) are then laid over it, not hidden by it.
+      '--size',
+      String(this.options.scratchMiB * 1024 * 1024),
+      '--tmpfs',
+      SANDBOX_PATHS.scratch,
       ...mounts.paths.flatMap(p => ['--ro-bind', p, p]),
       '--ro-bind',
       spec.codeDir,
@@ -211,10 +217,6 @@ export class BubblewrapSandbox implements RunSandbox {
       '/proc',
       '--dev',
       '/dev',
-      '--size',
-      String(this.options.scratchMiB * 1024 * 1024),
-      '--tmpfs',
-      SANDBOX_PATHS.scratch,
       '--dir',
       '/run/agent',
       ...optionalBind(host.secretsDir, SANDBOX_PATHS.secretsDir, '--ro-bind'),
