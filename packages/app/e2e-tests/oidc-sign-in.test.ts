@@ -104,7 +104,7 @@ test('the provider refuses a wrong password and the portal stays on its sign-in 
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto('/');
-  const popupOpened = page.waitForEvent('popup');
+  const popupOpened = page.waitForEvent('popup', { timeout: 15_000 });
   await page.getByRole('button', { name: 'Sign In' }).click();
   const popup = await popupOpened;
   await popup.getByLabel('Username').fill('ada');

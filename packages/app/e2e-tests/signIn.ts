@@ -17,6 +17,26 @@ export async function signInAs(
 ): Promise<Page> {
   const context = await browser.newContext();
   const page = await context.newPage();
+  // When a sign-in or session refresh is refused, say why in the test output
+  // (before the first sign-in the refresh answers 401: no session yet).
+  page.on('requestfailed', request => {
+    if (request.url().includes('/api/auth/')) {
+      console.log(
+        `[${username}] failed ${request.url()} ${request.failure()?.errorText}`,
+      );
+    }
+  });
+  page.on('response', async response => {
+    if (response.url().includes('/api/auth/') && response.status() >= 400) {
+      const body = await response.text().catch(() => '');
+      console.log(
+        `[${username}] ${response.status()} ${response.url()} ${body.slice(
+          0,
+          300,
+        )}`,
+      );
+    }
+  });
   // Right after start-up the catalog may not have ingested the org yet (the
   // resolver finds no user with that email): try again until it has.
   await expect(async () => {
