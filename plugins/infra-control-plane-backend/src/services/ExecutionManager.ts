@@ -46,6 +46,7 @@ interface Tracked {
  */
 export class ExecutionManager implements ExecutorListener {
   private readonly tracked = new Map<string, Tracked>();
+  private readonly loading = new Map<string, Promise<Tracked>>();
 
   constructor(private readonly options: ExecutionManagerOptions) {}
 
@@ -297,7 +298,25 @@ export class ExecutionManager implements ExecutorListener {
     return clean === text ? value : JSON.parse(clean);
   }
 
-  private async track(executionId: string): Promise<Tracked> {
+  /**
+   * The run's tracking state. Calls made while it is being loaded share one
+   * promise, so output and exit reports are handled in the order they were
+   * made (a final chunk can never be parsed after the exit that needs it).
+   */
+  private track(executionId: string): Promise<Tracked> {
+    const known = this.tracked.get(executionId);
+    if (known) return Promise.resolve(known);
+    let loading = this.loading.get(executionId);
+    if (!loading) {
+      loading = this.load(executionId).finally(() =>
+        this.loading.delete(executionId),
+      );
+      this.loading.set(executionId, loading);
+    }
+    return loading;
+  }
+
+  private async load(executionId: string): Promise<Tracked> {
     let t = this.tracked.get(executionId);
     if (!t) {
       const record = await this.options.store.get(executionId);
