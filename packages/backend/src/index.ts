@@ -15,9 +15,9 @@ backend.add(import('@backstage/plugin-proxy-backend'));
 // production and the e2e tests. See docs/sign-in.md.
 backend.add(import('@backstage/plugin-auth-backend'));
 backend.add(import('@backstage/plugin-auth-backend-module-oidc-provider'));
-// The guest provider, plus (development only, when
-// auth.providers.guest.devUserHeader is set) sign-in as another catalog user
-// named by a request header, for multi-user e2e tests.
+// The guest provider of the embedded default (its optional development-only
+// header sign-in, auth.providers.guest.devUserHeader, is no longer used: the
+// e2e tests sign in through OIDC).
 backend.add(import('@internal/plugin-auth-backend-module-dev-user-provider'));
 
 // Catalog, with the Agent kind and a view of entities that failed processing.
