@@ -198,7 +198,12 @@ async function runAgent(agentDir, env = process.env) {
     }
     flushCaptured();
     if (event) emit(event);
-    process.exit(RUNTIME_EXIT_CODES[code]);
+    // stdout may be a socket or pipe whose writes are still queued (a reader
+    // slower than a chatty agent): exit once they are all out, or the last
+    // lines, the result among them, would be lost.
+    const exitCode = RUNTIME_EXIT_CODES[code];
+    process.exitCode = exitCode;
+    rawStdoutWrite('', () => process.exit(exitCode));
   }
   function fail(code, message) {
     if (terminating)
