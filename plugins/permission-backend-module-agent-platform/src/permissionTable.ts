@@ -80,7 +80,7 @@ export const ACCESS_DESCRIPTIONS: Record<
   'own-entities-or-locations': {
     owners: 'their own entities and Location entities',
     users: 'Location entities only',
-    rule: '`IS_ENTITY_OWNER` or `IS_ENTITY_KIND` Location (catalog); `publish:local` refreshes the generated-agents location as the user',
+    rule: '`IS_ENTITY_OWNER` or `IS_ENTITY_KIND` Location (catalog); `publish:local` refreshes the generated-agents location with the scaffolder own credentials (a platform location)',
   },
   'own-tasks': {
     owners: 'the tasks they started',

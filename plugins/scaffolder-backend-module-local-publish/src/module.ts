@@ -20,9 +20,12 @@ export const scaffolderModuleLocalPublish = createBackendModule({
         scaffolder: scaffolderActionsExtensionPoint,
         config: coreServices.rootConfig,
         catalog: catalogServiceRef,
+        auth: coreServices.auth,
       },
-      async init({ scaffolder, config, catalog }) {
-        scaffolder.addActions(createPublishLocalAction({ config, catalog }));
+      async init({ scaffolder, config, catalog, auth }) {
+        scaffolder.addActions(
+          createPublishLocalAction({ config, catalog, auth }),
+        );
       },
     });
   },

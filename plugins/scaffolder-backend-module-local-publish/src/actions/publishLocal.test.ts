@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { mockCredentials } from '@backstage/backend-test-utils';
 import { ConfigReader } from '@backstage/config';
 import { locationSpecToLocationEntity } from '@backstage/plugin-catalog-node';
 import { createMockActionContext } from '@backstage/plugin-scaffolder-node-test-utils';
@@ -35,7 +36,11 @@ function setup(
     catalog: { locations },
   });
   const catalog = { refreshEntity: jest.fn(async () => {}) };
-  const action = createPublishLocalAction({ config, catalog });
+  const action = createPublishLocalAction({
+    config,
+    catalog,
+    auth: { getOwnServiceCredentials: async () => mockCredentials.service() },
+  });
   return { root, publishDir, workspacePath, catalog, action };
 }
 
@@ -80,9 +85,8 @@ describe('publish:local', () => {
     expect(catalog.refreshEntity).toHaveBeenCalledTimes(1);
     expect(catalog.refreshEntity).toHaveBeenCalledWith(
       `location:default/${locationEntity.metadata.name}`,
-      {
-        credentials: expect.anything(),
-      },
+      // The scaffolder's own credentials: the location is the platform's.
+      { credentials: mockCredentials.service() },
     );
   });
 

@@ -1,6 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { resolveSafeChildPath } from '@backstage/backend-plugin-api';
+import {
+  AuthService,
+  resolveSafeChildPath,
+} from '@backstage/backend-plugin-api';
 import { stringifyEntityRef } from '@backstage/catalog-model';
 import { Config } from '@backstage/config';
 import { ConflictError, InputError } from '@backstage/errors';
@@ -22,6 +25,13 @@ const NAME_PATTERN = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
 export interface PublishLocalActionOptions {
   config: Config;
   catalog: Pick<CatalogService, 'refreshEntity'>;
+  /**
+   * The scaffolder's own credentials refresh the configured location: a
+   * platform location (its catalog rule admits Agents only), which users
+   * may not refresh themselves under the deny-by-default policy; the user's
+   * right to publish is the scaffolder's `publish:local` action permission.
+   */
+  auth: Pick<AuthService, 'getOwnServiceCredentials'>;
 }
 
 /** Copies regular files and folders only: symlinks in a workspace never leave it. */
@@ -223,7 +233,7 @@ export function createPublishLocalAction(options: PublishLocalActionOptions) {
 
       if (register && covering) {
         await catalog.refreshEntity(covering.locationRef, {
-          credentials: await ctx.getInitiatorCredentials(),
+          credentials: await options.auth.getOwnServiceCredentials(),
         });
         ctx.logger.info(
           `Registered ${sourceEntityRef} through catalog location ${covering.target}`,
