@@ -72,3 +72,30 @@ export function renderAdmissionValues(
     platformApiLabel: cel(LABELS.platformApi),
   };
 }
+
+/**
+ * The runs-namespace admission policies (the text of
+ * `k8s/15-runs-admission.yaml`) with this deployment's values: every CEL
+ * variable named by {@link renderAdmissionValues} gets its value, the rest
+ * of the file (rules, messages, comments) stays as it is. Used by
+ * `scripts/k8s/render-admission.ts` to render the manifest from the
+ * portal's config.
+ *
+ * @public
+ */
+export function renderAdmissionManifest(
+  manifest: string,
+  o: AdmissionValuesOptions = {},
+): string {
+  const values = renderAdmissionValues(o);
+  const lines = manifest.split('\n');
+  for (let i = 0; i + 1 < lines.length; i++) {
+    const name = /^(\s*)- name: (\w+)\s*$/.exec(lines[i]);
+    const expression = /^(\s*)expression: /.exec(lines[i + 1]);
+    if (!name || !expression || !(name[2] in values)) continue;
+    // A YAML single-quoted scalar: quotes are doubled.
+    const literal = values[name[2]].replace(/'/g, "''");
+    lines[i + 1] = `${expression[1]}expression: '${literal}'`;
+  }
+  return lines.join('\n');
+}
