@@ -21,6 +21,7 @@ export async function signInAs(
   // (before the first sign-in the refresh answers 401: no session yet).
   page.on('requestfailed', request => {
     if (request.url().includes('/api/auth/')) {
+      // eslint-disable-next-line no-console -- why a session was lost, in the e2e output
       console.log(
         `[${username}] failed ${request.url()} ${request.failure()?.errorText}`,
       );
@@ -29,6 +30,7 @@ export async function signInAs(
   page.on('response', async response => {
     if (response.url().includes('/api/auth/') && response.status() >= 400) {
       const body = await response.text().catch(() => '');
+      // eslint-disable-next-line no-console -- why a session was lost, in the e2e output
       console.log(
         `[${username}] ${response.status()} ${response.url()} ${body.slice(
           0,

@@ -25,7 +25,9 @@ describe('GET /capacity', () => {
       'agent:default/private-one',
     ]) {
       const done = await plane.run(makePlan({ agentRef }));
-      expect(done.state).toBe('succeeded');
+      if (done.state !== 'succeeded') {
+        throw new Error(`the run of ${agentRef} ended ${done.state}`);
+      }
     }
   });
   afterAll(() => plane?.stop());
