@@ -4,7 +4,8 @@ import { stringifyEntityRef } from '@backstage/catalog-model';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import { AGENT_KIND, AgentEntity } from '@internal/plugin-agents-common';
 import { EntitlementError, PolicyLimitError } from './services/errors';
-import { ExecutionService, toView } from './services/ExecutionService';
+import { ExecutionService } from './services/ExecutionService';
+import { toView } from './services/executionView';
 
 /**
  * Registers "list-agents", "run-agent" and "get-execution" in the actions

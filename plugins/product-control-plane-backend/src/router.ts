@@ -14,7 +14,8 @@ import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import { z } from 'zod';
 import { ExecutionRecord } from './database/ExecutionStore';
-import { ExecutionService, toView } from './services/ExecutionService';
+import { ExecutionService } from './services/ExecutionService';
+import { toView } from './services/executionView';
 import { LayerClient } from './services/LayerClient';
 import {
   createExecutionSchema,

@@ -20,7 +20,6 @@ import {
 } from '@backstage/plugin-permission-common';
 import { JsonObject } from '@backstage/types';
 import {
-  AgentPlan,
   agentExecutionCancelPermission,
   agentExecutionCreatePermission,
   agentExecutionReadPermission,
@@ -29,11 +28,9 @@ import {
   ExecutionPlan,
   ExecutionState,
   ExecutionUpdate,
-  ExecutionView,
   isTerminalExecutionState,
   MARKETPLACE_PLUGIN_ID,
   ResourceEnvelope,
-  TerminalExecutionState,
   UsageRecord,
 } from '@internal/plugin-agents-common';
 import crypto from 'node:crypto';
@@ -47,6 +44,7 @@ import {
 } from '../database/ExecutionStore';
 import { AgentResolver } from './AgentResolver';
 import { EntitlementError } from './errors';
+import { computeCost, reportDeadline, STUCK_RUN_ACTOR } from './executionView';
 import { LayerClient } from './LayerClient';
 import { RunCatalogAccess } from './RunCatalogAccess';
 import { PolicyService } from './PolicyService';
@@ -63,79 +61,6 @@ export interface CreateExecutionRequest {
   resources?: Partial<ResourceEnvelope>;
   idempotencyKey?: string;
   retryOf?: string;
-}
-
-/**
- * What `toView` builds from a record: secret refs and internals left out.
- * `toView.test.ts` proves it has exactly the keys of the API's ExecutionView.
- */
-export type RecordView = Omit<
-  ExecutionRecord,
-  'secrets' | 'requestHash' | 'entitlementId' | 'plan' | 'day' | 'codeDir'
-> & {
-  plan: string;
-  secrets: Array<{ name: string; source: 'platform' | 'user' }>;
-};
-
-/** Who ends runs the infra plane stopped reporting on (audit actor). */
-export const STUCK_RUN_ACTOR = 'stuck-run-sweeper';
-
-/**
- * When a dispatched or running run must have been reported finished: its
- * start (else dispatch) + its timeout + `graceSeconds`, in ms since the epoch.
- * Undefined for any other state.
- */
-export function reportDeadline(
-  record: Pick<
-    ExecutionRecord,
-    'state' | 'startedAt' | 'dispatchedAt' | 'createdAt' | 'resources'
-  >,
-  graceSeconds: number,
-): number | undefined {
-  if (record.state !== 'dispatched' && record.state !== 'running') {
-    return undefined;
-  }
-  const since = record.startedAt ?? record.dispatchedAt ?? record.createdAt;
-  return (
-    Date.parse(since) + (record.resources.timeoutSeconds + graceSeconds) * 1000
-  );
-}
-
-/** Converts a record to its API shape (declared in agents-common). */
-export function toView(record: ExecutionRecord): ExecutionView {
-  const {
-    secrets,
-    requestHash: _h,
-    entitlementId: _e,
-    plan,
-    day: _d,
-    codeDir: _c,
-    ...rest
-  } = record;
-  const view: RecordView = {
-    ...rest,
-    plan: plan.name,
-    secrets: secrets.map(s => ({ name: s.name, source: s.source })),
-  };
-  return view;
-}
-
-/** The cost of a finished run under its plan. */
-export function computeCost(
-  plan: AgentPlan,
-  state: TerminalExecutionState,
-  ran: boolean,
-  computeSeconds: number,
-): number {
-  if (state === 'rejected' || !plan.price) return 0;
-  switch (plan.pricing) {
-    case 'per-run':
-      return ran ? plan.price : 0;
-    case 'metered':
-      return Math.round(plan.price * computeSeconds * 1e6) / 1e6;
-    default:
-      return 0;
-  }
 }
 
 function isUniqueViolation(e: unknown): boolean {
@@ -795,10 +720,6 @@ export class ExecutionService {
     };
   }
 
-  /**
-   * The values of a non-finished run's granted secrets, for the infra plane
-   * only (service auth, checked by the router).
-   */
   /** The run's requester-bound catalog token, while the run is unfinished. */
   async catalogToken(id: string) {
     const record = await this.o.store.getExecution(id);
@@ -812,6 +733,10 @@ export class ExecutionService {
     return access;
   }
 
+  /**
+   * The values of a non-finished run's granted secrets, for the infra plane
+   * only (checked by the router).
+   */
   async resolveSecrets(id: string) {
     const record = await this.o.store.getExecution(id);
     if (!record) throw new NotFoundError(`Execution ${id} not found`);

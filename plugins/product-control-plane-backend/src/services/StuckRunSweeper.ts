@@ -1,6 +1,7 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { ExecutionStore } from '../database/ExecutionStore';
-import { ExecutionService, reportDeadline } from './ExecutionService';
+import { ExecutionService } from './ExecutionService';
+import { reportDeadline } from './executionView';
 
 /** Options of StuckRunSweeper. */
 export interface StuckRunSweeperOptions {

@@ -1,6 +1,6 @@
 import { ExecutionView } from '@internal/plugin-agents-common';
 import { ExecutionRecord } from '../database/ExecutionStore';
-import { RecordView, toView } from './ExecutionService';
+import { RecordView, toView } from './executionView';
 
 /** Every key of the API shape, once: the compiler refuses a missing or extra one. */
 const apiKeys: Record<keyof ExecutionView, true> = {
