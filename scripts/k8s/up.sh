@@ -145,16 +145,22 @@ write_kubeconfig "$K8S_STATE/kubeconfig.tmp" agentplatform-admin "$PKI/admin.crt
 # --- processes ---------------------------------------------------------------------------------
 # name binary args... ; detached (own session) so the control plane outlives the caller, e.g. a
 # jest worker; down.sh stops it.
-# The pid file is written only once the forked shell has exec'd the component: until then
-# /proc/<pid>/cmdline is still this script's, and k8s_pid (which trusts a pid only when its
-# command line names the state dir) would report a live component as exited.
+# The pid file is written only once the forked shell has become the component: its
+# executable is the component's binary AND its command line (what k8s_pid checks) names the
+# state dir. Both are needed: until the exec, /proc/<pid>/cmdline is this script's or
+# setsid's; during the exec the kernel points /proc/<pid>/exe at the new binary before the
+# new argv is in place, so for a moment the cmdline reads empty. Either one alone let
+# alive() report a live component as exited with an empty log.
 start() {
   local name="$1" bin="$2" pid i
   shift 2
   setsid "$bin" "$@" >"$K8S_STATE/logs/$name.log" 2>&1 </dev/null 8>&- &
   pid=$!
   for ((i = 0; i < 1200; i++)); do
-    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$bin")" ] && break
+    if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$bin")" ] &&
+      tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$K8S_STATE/"; then
+      break
+    fi
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
