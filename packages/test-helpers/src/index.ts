@@ -19,3 +19,4 @@ export type {
 } from './oidcProvider';
 export { TEST_OIDC_USERS, testOidcUser } from './oidcUsers';
 export type { TestOidcUser } from './oidcUsers';
+export * from './fuzz';

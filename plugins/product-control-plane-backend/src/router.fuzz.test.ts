@@ -1,4 +1,9 @@
-import { createTestDatabases } from '@internal/test-helpers';
+import {
+  createTestDatabases,
+  fuzzRequests,
+  responseProblem,
+  sendFuzzRequest,
+} from '@internal/test-helpers';
 import fc from 'fast-check';
 import request from 'supertest';
 import {
@@ -60,153 +65,16 @@ const REAL_PARAMS = [
   '00000000-0000-0000-0000-000000000000',
 ];
 
-// -- generators (the same shape in each backend's fuzz test) ------------------
-
-const NASTY = [
-  '',
-  ' ',
-  '%20',
-  '%2F',
-  '..%2F',
-  '..',
-  '.',
-  '%00',
-  '%',
-  '%E0%A4%A',
-  '%2e%2e',
-  '__proto__',
-  'constructor',
-  'toString',
-  'valueOf',
-  'a'.repeat(300),
-];
-const PROTO_KEYS = [
-  '__proto__',
-  'constructor',
-  'toString',
-  'valueOf',
-  'hasOwnProperty',
-  'prototype',
-];
-const text = fc.string({ maxLength: 40, unit: 'binary' });
-const segment = fc.oneof(
-  fc.constantFrom(...REAL_PARAMS, ...NASTY),
-  text.map(encodeURIComponent),
-);
-const queryKey = fc
-  .tuple(
-    fc.constantFrom(...QUERY_KEYS, ...PROTO_KEYS),
-    fc.constantFrom(
-      '',
-      '',
-      '[]',
-      '[toString]',
-      '[__proto__]',
-      '[constructor][prototype]',
-      '[0]',
-      '[a][b][c]',
-      '.x',
-    ),
-    fc.boolean(),
-  )
-  .map(([key, suffix, encode]) =>
-    encode ? encodeURIComponent(key + suffix) : key + suffix,
-  );
-const queryValue = fc
-  .oneof(
-    fc.constantFrom(
-      '',
-      '1',
-      '-1',
-      '0',
-      '1e309',
-      'x,y',
-      'name',
-      'free',
-      'true',
-      'NaN',
-    ),
-    text,
-  )
-  .map(encodeURIComponent);
-const query = fc
-  .array(fc.tuple(queryKey, queryValue), { maxLength: 6 })
-  .map(pairs => pairs.map(([k, v]) => `${k}=${v}`).join('&'));
-const deep = fc
-  .tuple(fc.integer({ min: 50, max: 20_000 }), fc.constantFrom('[', '{"a":'))
-  .map(
-    ([depth, open]) =>
-      `{"input":${open.repeat(depth)}1${(open === '[' ? ']' : '}').repeat(
-        depth,
-      )}}`,
-  );
-const protoObject = fc
-  .dictionary(
-    fc.constantFrom(...PROTO_KEYS, 'agentRef', 'plan', 'input'),
-    fc.jsonValue({ maxDepth: 3 }),
-  )
-  .map(o => JSON.stringify(o).replace('"prototype"', '"__proto__"'));
-const body = (sample?: Record<string, unknown>) =>
-  fc.oneof(
-    fc.constant(undefined),
-    fc.jsonValue({ maxDepth: 5 }).map(v => JSON.stringify(v)),
-    fc
-      .jsonValue({ maxDepth: 2 })
-      .map(v => JSON.stringify(Array.from({ length: 300 }, () => v))),
-    deep,
-    protoObject,
-    text,
-    fc
-      .tuple(
-        fc.constantFrom(...Object.keys(sample ?? { x: 1 })),
-        fc.jsonValue({ maxDepth: 3 }),
-      )
-      .map(([key, value]) => JSON.stringify({ ...sample, [key]: value })),
-  );
-const CONTENT_TYPES = [
-  'application/json',
-  'application/json',
-  'text/plain',
-  'application/json; charset=utf-16',
-  'application/x-www-form-urlencoded',
-  'multipart/form-data',
-];
 const request$ = (auth: Record<string, string | undefined>) =>
-  fc.constantFrom(...ROUTES).chain(route =>
-    fc.record({
-      method: fc.oneof(
-        { weight: 9, arbitrary: fc.constant(route.method) },
-        fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE'),
-      ),
-      path: fc
-        .array(segment, { minLength: 3, maxLength: 3 })
-        .map(values => route.path.replace(/:[a-z]+/gi, () => values.shift()!)),
-      query,
-      body: body(route.body),
-      auth: fc.constantFrom(...Object.keys(auth)),
-      contentType: fc.constantFrom(...CONTENT_TYPES),
-      encoding: fc.constantFrom(
-        undefined,
-        undefined,
-        undefined,
-        'gzip',
-        'br',
-        'bogus',
-      ),
-      idempotencyKey: fc.option(fc.string({ maxLength: 1100 }), {
-        nil: undefined,
-      }),
-    }),
-  );
-
-/** What is wrong with a response: a 5xx, or a 4xx whose body does not name the problem. */
-function problemOf(res: { status: number; body?: any; text?: string }) {
-  if (res.status >= 500) return `status ${res.status}: ${res.text}`;
-  if (res.status >= 400 && !/\S/.test(String(res.body?.error?.message ?? ''))) {
-    return `status ${res.status} without error.message: ${res.text}`;
-  }
-  return undefined;
-}
+  fuzzRequests({
+    routes: ROUTES,
+    queryKeys: QUERY_KEYS,
+    realParams: REAL_PARAMS,
+    auth,
+  });
+/** A 5xx, or a 4xx whose body does not name the problem. */
+const problemOf = (res: { status: number; body?: any; text?: string }) =>
+  responseProblem(res);
 
 describe.each(databases.eachSupportedId())(
   'product control plane router under fuzzed input on %p',
@@ -312,19 +180,7 @@ describe.each(databases.eachSupportedId())(
       const statuses = new Map<number, number>();
       await fc.assert(
         fc.asyncProperty(request$(auth), async r => {
-          let req = request(server)[r.method.toLowerCase() as 'get'](
-            `${API}${r.path}${r.query ? `?${r.query}` : ''}`,
-          );
-          if (auth[r.auth]) req = req.set('Authorization', auth[r.auth]!);
-          if (r.idempotencyKey !== undefined)
-            req = req.set(
-              'Idempotency-Key',
-              r.idempotencyKey.replace(/[^\x20-\x7e]/g, '_'),
-            );
-          if (r.encoding) req = req.set('Content-Encoding', r.encoding);
-          if (r.body !== undefined)
-            req = req.set('Content-Type', r.contentType).send(r.body);
-          const res = await req.timeout(10_000);
+          const res = await sendFuzzRequest(server, API, r, auth);
           statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
           expect(problemOf(res)).toBeUndefined();
         }),
