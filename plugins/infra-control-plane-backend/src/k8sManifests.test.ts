@@ -324,7 +324,12 @@ describe('k8s/ manifests against a real kube-apiserver', () => {
         await plane.manager.submit(slow);
         await waitFor(async () => (await store.get(slow.executionId))?.state === 'running', 'running', 60_000);
         const secretName = runSecretNameFor(slow.executionId, 1);
-        const secret = await core.readNamespacedSecret({ name: secretName, namespace: RUNS_NS });
+        // The Job first, then its Secret: on KWOK the pod may run before the Secret exists.
+        const secret = await waitFor(
+          () => core.readNamespacedSecret({ name: secretName, namespace: RUNS_NS }).catch(() => undefined),
+          'the run Secret',
+          30_000,
+        );
         expect(Buffer.from(secret.data!.GH_TOKEN, 'base64').toString('utf8')).toBe('portal-sa-secret-value');
         expect(plane.executor.apiCalls.secretCreate).toBe(1);
         await plane.manager.cancel(slow.executionId);
